@@ -1,0 +1,32 @@
+"""Errors a user can act on.
+
+Anything raised as a `TracknetError` is printed by the CLI as one clear line (no traceback unless
+`--debug`). Library code raises these for bad input: files, labels, configs, checkpoints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TracknetError(Exception):
+    """A problem with the user's input, worded so the user can fix it."""
+
+
+class ConfigError(TracknetError):
+    """An unknown key, a wrong type or a missing config file."""
+
+
+class DataError(TracknetError):
+    """A dataset, label file, image or video that cannot be used as it is."""
+
+
+class LabelError(DataError):
+    """One defect in a label file, located by file and line (1-based, header is line 1)."""
+
+    def __init__(self, path: str | Path, line: int | None, message: str):
+        self.path = Path(path)
+        self.line = line
+        self.message = message
+        where = f"{self.path}:{line}" if line is not None else str(self.path)
+        super().__init__(f"{where}: {message}")
