@@ -22,11 +22,16 @@ class DataError(TracknetError):
 
 
 class LabelError(DataError):
-    """One defect in a label file, located by file and line (1-based, header is line 1)."""
+    """One defect in a dataset, located by file and line (1-based, header is line 1).
 
-    def __init__(self, path: str | Path, line: int | None, message: str):
+    `kind` is a short name for the sort of defect ("header", "coordinates", "corrupt-image", ...)
+    so that a validation report can count them.
+    """
+
+    def __init__(self, path: str | Path, line: int | None, message: str, kind: str = "label"):
         self.path = Path(path)
         self.line = line
         self.message = message
+        self.kind = kind
         where = f"{self.path}:{line}" if line is not None else str(self.path)
         super().__init__(f"{where}: {message}")

@@ -39,15 +39,23 @@ BADMINTON_HEADER = ["Frame", "Visibility", "X", "Y"]
 DefectHandler = Callable[[LabelError], None]
 
 
+class RowDefect(ValueError):
+    """A row that cannot be used; `kind` names the sort of defect for reports."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
 def read_labels(path: str | Path, on_defect: DefectHandler | None = None) -> pd.DataFrame:
     """Read a tennis or badminton label file into the canonical table."""
     path = Path(path)
     if not path.is_file():
-        raise LabelError(path, None, "label file not found")
+        raise LabelError(path, None, "label file not found", kind="missing-labels")
     with path.open(newline="", encoding="utf-8-sig") as handle:
         rows = [row for row in csv.reader(handle)]
     if not rows:
-        raise LabelError(path, 1, "empty file, expected a header")
+        raise LabelError(path, 1, "empty file, expected a header", kind="header")
     header = [cell.strip() for cell in rows[0]]
     if [h.lower() for h in header] in (
         [h.lower() for h in TENNIS_HEADER],
@@ -62,6 +70,7 @@ def read_labels(path: str | Path, on_defect: DefectHandler | None = None) -> pd.
             1,
             f"unknown header {','.join(header)!r}; expected {','.join(TENNIS_HEADER)!r} (tennis) "
             f"or {','.join(BADMINTON_HEADER)!r} (badminton)",
+            kind="header",
         )
     extra_columns = header[len(BADMINTON_HEADER) :] if parse_row is _parse_badminton_row else []
 
@@ -71,11 +80,11 @@ def read_labels(path: str | Path, on_defect: DefectHandler | None = None) -> pd.
             continue  # blank lines, often a trailing one
         try:
             if len(row) != len(header):
-                raise ValueError(f"expected {len(header)} fields, found {len(row)}")
+                raise RowDefect("row", f"expected {len(header)} fields, found {len(row)}")
             record = parse_row(row, line_no - 2)
             record.update(_parse_extra(row[len(BADMINTON_HEADER) :], extra_columns))
-        except ValueError as exc:
-            defect = LabelError(path, line_no, str(exc))
+        except RowDefect as exc:
+            defect = LabelError(path, line_no, str(exc), kind=exc.kind)
             if on_defect is None:
                 raise defect from None
             on_defect(defect)
@@ -104,7 +113,7 @@ def _parse_tennis_row(row: list[str], position: int) -> dict:
 def _parse_badminton_row(row: list[str], position: int) -> dict:
     frame = _parse_int(row[0], "frame")
     if frame < 0:
-        raise ValueError(f"frame index {frame} is negative")
+        raise RowDefect("frame", f"frame index {frame} is negative")
     visibility = _parse_int(row[1], "visibility", allowed=range(4))
     x, y = _parse_point(row[2], row[3], visibility)
     return {"frame": frame, "file": "", "visibility": visibility, "x": x, "y": y, "status": -1}
@@ -126,10 +135,10 @@ def _parse_int(text: str, name: str, allowed: range | None = None) -> int:
         if not value.is_integer():
             raise ValueError
     except ValueError:
-        raise ValueError(f"{name} {text.strip()!r} is not an integer") from None
+        raise RowDefect(name, f"{name} {text.strip()!r} is not an integer") from None
     value = int(value)
     if allowed is not None and value not in allowed:
-        raise ValueError(f"{name} {value} is outside {allowed.start}-{allowed.stop - 1}")
+        raise RowDefect(name, f"{name} {value} is outside {allowed.start}-{allowed.stop - 1}")
     return value
 
 
@@ -141,9 +150,11 @@ def _parse_point(x_text: str, y_text: str, visibility: int) -> tuple[float, floa
         try:
             value = float(text)
         except ValueError:
-            raise ValueError(f"{name} {text.strip()!r} is not a number on a visible row") from None
+            raise RowDefect(
+                "coordinates", f"{name} {text.strip()!r} is not a number on a visible row"
+            ) from None
         if not math.isfinite(value):
-            raise ValueError(f"{name} is {text.strip()} on a visible row")
+            raise RowDefect("coordinates", f"{name} is {text.strip()} on a visible row")
         point.append(value)
     return point[0], point[1]
 
@@ -151,18 +162,18 @@ def _parse_point(x_text: str, y_text: str, visibility: int) -> tuple[float, floa
 def check_file_name(name: str) -> str:
     """A label's file name must name a file inside its clip folder; return it normalised."""
     if not name:
-        raise ValueError("empty file name")
+        raise RowDefect("file-name", "empty file name")
     normalised = name.replace("\\", "/")
     parts = PurePosixPath(normalised).parts
     if normalised.startswith("/") or ":" in parts[0] or ".." in parts:
-        raise ValueError(f"file name {name!r} escapes its clip folder")
+        raise RowDefect("file-name", f"file name {name!r} escapes its clip folder")
     return str(PurePosixPath(*[p for p in parts if p != "."]))
 
 
 def _report_duplicate_frames(path: Path, table: pd.DataFrame, on_defect: DefectHandler | None):
     duplicated = table[table.duplicated("frame", keep="first")]
     for line, frame in zip(duplicated["line"], duplicated["frame"]):
-        defect = LabelError(path, int(line), f"frame {frame} is labelled twice")
+        defect = LabelError(path, int(line), f"frame {frame} is labelled twice", kind="duplicate")
         if on_defect is None:
             raise defect
         on_defect(defect)

@@ -1,0 +1,1 @@
+"""The `tracknet` command line: a thin Typer shell over the library."""

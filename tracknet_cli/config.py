@@ -1,0 +1,332 @@
+"""Configs: the schema with every default, composition from YAML files, overrides, validation.
+
+A run's config has three sections, each from one YAML file under `configs/<section>/` (or any
+path) plus `section.key=value` overrides from the command line:
+
+    data      where the frames and labels are, splits, windows, augmentation
+    model     architecture, input and heatmap geometry, normalisation
+    training  optimisation, batch size, loader workers, schedule
+
+The dataclasses below are the single source of truth for keys, types and defaults. An unknown key
+or a value of the wrong type fails here, before any work starts, naming the key, the file it came
+from and the closest valid key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from tracknet_cli.errors import ConfigError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+SECTIONS = ("data", "model", "training")
+
+
+# ----------------------------------------------------------------------------------------- data
+@dataclass
+class SplitConfig:
+    """Clips of one split: every clip of the listed games plus the listed clips ("game1/Clip3").
+
+    A clip listed by name in one split is taken out of every split that holds it only by game,
+    so `train: {games: [1, 2]}` with `val: {clips: [game1/Clip1]}` keeps that clip out of train.
+    """
+
+    games: list[int] = field(default_factory=list)
+    clips: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ColorJitterConfig:
+    p: float = 0.5
+    brightness: float = 0.25  # factor drawn from [1 - b, 1 + b]
+    contrast: float = 0.25
+    saturation: float = 0.25
+    hue: float = 0.02  # fraction of the hue circle
+
+
+@dataclass
+class MotionBlurConfig:
+    p: float = 0.2
+    max_kernel: int = 7  # longest blur streak in input pixels (odd kernels, 3 to this)
+
+
+@dataclass
+class CropConfig:
+    p: float = 0.0
+    min_size: float = 0.6  # smallest crop side as a fraction of the frame, aspect kept
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentation, identical for all T frames of a sample."""
+
+    hflip: float = 0.5  # probability
+    scale: list[float] = field(default_factory=lambda: [0.9, 1.1])  # zoom range, 1 = none
+    translate: float = 0.05  # largest shift, fraction of the frame size
+    crop: CropConfig = field(default_factory=CropConfig)
+    color_jitter: ColorJitterConfig = field(default_factory=ColorJitterConfig)
+    motion_blur: MotionBlurConfig = field(default_factory=MotionBlurConfig)
+
+
+@dataclass
+class DataConfig:
+    name: str = "synthetic"
+    format: str = "tracknet"  # game*/Clip*/ folders with one Label.csv per clip
+    root: str = "data/synthetic"
+    splits: dict[str, SplitConfig] = field(default_factory=dict)
+    stride: int = 1  # frames between the starts of consecutive training windows
+    eval_stride: int = 1
+    cache: str = "auto"  # auto: use a prepared frame cache at the input size if there is one; off
+    negatives: bool = True  # frames without a ball train the model to predict nothing
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+# ---------------------------------------------------------------------------------------- model
+@dataclass
+class HeatmapConfig:
+    size: list[int] = field(default_factory=lambda: [256, 144])  # [W, H]
+    sigma: float = 2.0  # Gaussian sigma in heatmap pixels
+
+
+@dataclass
+class ModelConfig:
+    """What every model shares; `backbone`, `decoder` and `head` are the model's own parts."""
+
+    name: str = ""
+    frames: int = 3  # T input frames
+    output_frames: int = 1  # T_out: 1 (the last frame) or T
+    input_size: list[int] = field(default_factory=lambda: [512, 288])  # [W, H]
+    heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
+    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
+    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
+    backbone: dict[str, Any] = field(default_factory=dict)
+    decoder: dict[str, Any] = field(default_factory=dict)
+    head: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------- training
+@dataclass
+class OptimizerConfig:
+    name: str = "adamw"
+    lr: float = 1e-3
+    backbone_lr: float = 1e-4
+    weight_decay: float = 0.05
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+
+
+@dataclass
+class SchedulerConfig:
+    name: str = "cosine"
+    warmup_epochs: float = 1.0
+    min_lr: float = 1e-6
+
+
+@dataclass
+class LossConfig:
+    name: str = "focal"  # mse | focal | wbce
+    positive_weight: float = 1.0
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int = 30
+    batch_size: int = 16
+    num_workers: int = 2
+    accumulate: int = 1  # gradient accumulation steps
+    grad_clip: float = 1.0
+    amp: bool = True  # mixed precision on CUDA (bf16 where supported)
+    channels_last: bool = True
+    seed: int = 0
+    device: str = "auto"
+    val_every: int = 1
+    image_every: int = 200  # steps between TensorBoard heatmap images
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+
+@dataclass
+class RootConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+
+# ---------------------------------------------------------------------------------- composition
+def configs_dir() -> Path:
+    """The folder of built-in configs: inside the installed package, or the source tree's."""
+    packaged = Path(__file__).resolve().parent / "configs"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "configs"
+
+
+def available_configs(section: str) -> list[str]:
+    return sorted(p.stem for p in (configs_dir() / section).glob("*.yaml"))
+
+
+def find_config_file(section: str, name_or_path: str | Path) -> Path:
+    """A built-in config by name (`synthetic`) or a YAML file by path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+        if not candidate.is_file():
+            raise ConfigError(f"{section} config file {candidate} not found")
+        return candidate
+    path = configs_dir() / section / f"{name_or_path}.yaml"
+    if not path.is_file():
+        names = available_configs(section)
+        raise ConfigError(
+            f"no {section} config named {str(name_or_path)!r}{_did_you_mean(str(name_or_path), names)}; "
+            f"built-in: {', '.join(names) or 'none'} (or give a path to a .yaml file)"
+        )
+    return path
+
+
+def load_config(
+    data: str | Path | None = "synthetic",
+    model: str | Path | None = None,
+    training: str | Path | None = "default",
+    overrides: list[str] | tuple[str, ...] = (),
+) -> DictConfig:
+    """Compose the schema defaults, one YAML file per section and `key=value` overrides."""
+    merged = OmegaConf.structured(RootConfig)
+    for section, choice in (("data", data), ("model", model), ("training", training)):
+        if choice is None:
+            continue
+        path = find_config_file(section, choice)
+        values = _read_yaml(path)
+        _check_keys(values, getattr(RootConfig(), section), f"{section}.", source=str(path))
+        merged = _merge(merged, {section: values}, source=str(path))
+        if section == "model" and not merged.model.name:
+            merged.model.name = path.stem
+    merged = apply_overrides(merged, overrides)
+    check_values(merged)
+    return merged
+
+
+def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> DictConfig:
+    """Apply `section.key=value` overrides, with the same key and type checks as files."""
+    for item in overrides:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not key=value (for example training.epochs=5)")
+        try:
+            values = OmegaConf.to_container(OmegaConf.from_dotlist([item]))
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"override {item!r} cannot be parsed: {exc}") from None
+        _check_keys(values, RootConfig(), "", source="the command line")
+        cfg = _merge(cfg, values, source="the command line")
+    return cfg
+
+
+def check_values(cfg: DictConfig) -> None:
+    """Checks a type cannot express: sizes, ranges and choices, named by key."""
+    problems = []
+
+    def require(ok: bool, key: str, message: str) -> None:
+        if not ok:
+            problems.append(f"{key}: {message}")
+
+    model, data = cfg.model, cfg.data
+    for key in ("input_size", "heatmap.size"):
+        size = OmegaConf.select(model, key)
+        require(len(size) == 2 and min(size) > 0, f"model.{key}", f"expected [W, H] > 0, got {list(size)}")
+    require(model.frames >= 1, "model.frames", f"expected at least 1, got {model.frames}")
+    require(model.output_frames in (1, model.frames), "model.output_frames",
+            f"expected 1 or model.frames ({model.frames}), got {model.output_frames}")
+    require(model.heatmap.sigma > 0, "model.heatmap.sigma", "expected a positive number")
+    for key in ("mean", "std"):
+        require(len(model[key]) == 3, f"model.{key}", "expected 3 values (R, G, B)")
+    require(min(model.std) > 0, "model.std", "expected positive values")
+    require(data.cache in ("auto", "off"), "data.cache", f"expected auto or off, got {data.cache!r}")
+    require(data.stride >= 1 and data.eval_stride >= 1, "data.stride", "expected at least 1")
+    augment = data.augment
+    for key in ("hflip", "crop.p", "color_jitter.p", "motion_blur.p"):
+        p = OmegaConf.select(augment, key)
+        require(0.0 <= p <= 1.0, f"data.augment.{key}", f"a probability must be in [0, 1], got {p}")
+    require(len(augment.scale) == 2 and 0 < augment.scale[0] <= augment.scale[1],
+            "data.augment.scale", f"expected [low, high] with 0 < low <= high, got {list(augment.scale)}")
+    require(0.0 < augment.crop.min_size <= 1.0, "data.augment.crop.min_size", "expected (0, 1]")
+    require(augment.motion_blur.max_kernel >= 3, "data.augment.motion_blur.max_kernel",
+            "expected at least 3")
+    require(cfg.training.batch_size >= 1, "training.batch_size", "expected at least 1")
+    if problems:
+        raise ConfigError("invalid config: " + "; ".join(problems))
+
+
+def to_container(cfg: DictConfig) -> dict:
+    """Plain dicts and lists: what goes into checkpoints (loadable with weights_only=True)."""
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def save_config(cfg: DictConfig, path: str | Path) -> Path:
+    from tracknet_cli.fileio import atomic_write_text
+
+    atomic_write_text(path, OmegaConf.to_yaml(cfg, resolve=True))
+    return Path(path)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        values = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception as exc:  # yaml.YAMLError and OmegaConf errors carry the line
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys, found {type(values).__name__}")
+    return values
+
+
+def _merge(base: DictConfig, values: dict, source: str) -> DictConfig:
+    try:
+        return OmegaConf.merge(base, values)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "?"
+        reason = str(exc).splitlines()[0]
+        raise ConfigError(f"{key} (from {source}): {reason}") from None
+
+
+def _check_keys(values: Any, schema: Any, prefix: str, source: str) -> None:
+    """Walk `values` against the dataclass `schema`; name unknown keys and the closest valid one."""
+    if not isinstance(values, dict):
+        return
+    if not is_dataclass(schema):
+        mapping_of = _dict_value_schema(schema)
+        if mapping_of is not None:
+            for key, value in values.items():
+                _check_keys(value, mapping_of, f"{prefix}{key}.", source)
+        return
+    valid = {f.name: f for f in fields(schema)}
+    hints = typing.get_type_hints(type(schema))
+    for key, value in values.items():
+        if key not in valid:
+            full_names = [prefix + name for name in valid]
+            raise ConfigError(
+                f"unknown key {prefix + str(key)!r} in {source}"
+                f"{_did_you_mean(prefix + str(key), full_names)}"
+            )
+        child = getattr(schema, key)
+        if is_dataclass(child):
+            _check_keys(value, child, f"{prefix}{key}.", source)
+        elif isinstance(value, dict) and typing.get_origin(hints[key]) is dict:
+            _check_keys(value, hints[key], f"{prefix}{key}.", source)
+
+
+def _dict_value_schema(hint: Any) -> Any:
+    """For `dict[str, SomeDataclass]`, an instance of the dataclass; otherwise None."""
+    args = typing.get_args(hint)
+    if len(args) == 2 and is_dataclass(args[1]):
+        return args[1]()
+    return None
+
+
+def _did_you_mean(key: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -1,0 +1,145 @@
+"""Training augmentation that moves the ball label with the image.
+
+One `FrameTransform` is drawn per sample and applied identically to its T frames, because the
+model reads motion across them: flipping or shifting one frame but not the others would invent a
+movement. All geometric steps (random crop, zoom, shift, horizontal flip) compose into a single
+affine matrix, so each frame is resampled once and the label is mapped with exactly the same
+matrix. Photometric steps (colour jitter, motion blur) leave coordinates alone; the blur kernel is
+centred, so it spreads the ball without moving its centroid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from tracknet_cli.config import AugmentConfig
+from tracknet_cli.datasets.geometry import map_points
+
+IDENTITY = np.eye(3)
+
+
+@dataclass
+class ColorJitter:
+    brightness: float  # multiplicative factors, 1 = unchanged
+    contrast: float
+    saturation: float
+    hue: float  # shift as a fraction of the hue circle
+
+
+@dataclass
+class FrameTransform:
+    matrix: np.ndarray = IDENTITY  # 3x3, input pixel centres -> augmented pixel centres
+    color: ColorJitter | None = None
+    blur_kernel: np.ndarray | None = None
+
+    def apply(self, frames: np.ndarray) -> np.ndarray:
+        """Transform uint8 RGB frames [T, H, W, 3]."""
+        frames = self._warp(frames)
+        if self.color is not None:
+            mean = float(frames[-1].mean())  # one contrast pivot for all T frames
+            frames = np.stack([_jitter(frame, self.color, mean) for frame in frames])
+        if self.blur_kernel is not None:
+            frames = np.stack([cv2.filter2D(frame, -1, self.blur_kernel) for frame in frames])
+        return frames
+
+    def map_points(self, points: np.ndarray) -> np.ndarray:
+        """Where points [..., 2] of the input frames land in the augmented frames."""
+        return map_points(self.matrix, points)
+
+    def _warp(self, frames: np.ndarray) -> np.ndarray:
+        if np.array_equal(self.matrix, IDENTITY):
+            return frames
+        height, width = frames.shape[1:3]
+        return np.stack([
+            cv2.warpAffine(frame, self.matrix[:2], (width, height), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+            for frame in frames
+        ])
+
+
+def sample_transform(cfg: AugmentConfig, size: tuple[int, int], rng: np.random.Generator) -> FrameTransform:
+    """Draw one sample's augmentation for frames of `size` = (W, H)."""
+    matrix = _flip(size) if rng.random() < cfg.hflip else IDENTITY
+    if rng.random() < cfg.crop.p:
+        matrix = _random_crop(size, cfg.crop.min_size, rng) @ matrix
+    matrix = _random_zoom_shift(size, cfg.scale, cfg.translate, rng) @ matrix
+
+    color = None
+    jitter = cfg.color_jitter
+    if rng.random() < jitter.p:
+        color = ColorJitter(
+            brightness=rng.uniform(1 - jitter.brightness, 1 + jitter.brightness),
+            contrast=rng.uniform(1 - jitter.contrast, 1 + jitter.contrast),
+            saturation=rng.uniform(1 - jitter.saturation, 1 + jitter.saturation),
+            hue=rng.uniform(-jitter.hue, jitter.hue),
+        )
+    blur = None
+    if rng.random() < cfg.motion_blur.p:
+        length = int(rng.integers(1, cfg.motion_blur.max_kernel // 2 + 1)) * 2 + 1  # odd, >= 3
+        blur = motion_blur_kernel(length, angle=rng.uniform(0, np.pi))
+    return FrameTransform(matrix, color, blur)
+
+
+def _flip(size: tuple[int, int]) -> np.ndarray:
+    return np.array([[-1.0, 0.0, size[0] - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _random_crop(size: tuple[int, int], min_size: float, rng: np.random.Generator) -> np.ndarray:
+    """Blow a random window (aspect kept, side >= min_size of the frame) up to the full frame."""
+    width, height = size
+    side = rng.uniform(min_size, 1.0)
+    left = rng.uniform(0, width * (1 - side))  # window edges in continuous coordinates
+    top = rng.uniform(0, height * (1 - side))
+    scale = 1.0 / side
+    # pixel centre x -> continuous x + 0.5 -> shift by the window -> scale -> back to centres
+    return np.array([
+        [scale, 0.0, (0.5 - left) * scale - 0.5],
+        [0.0, scale, (0.5 - top) * scale - 0.5],
+        [0.0, 0.0, 1.0],
+    ])
+
+
+def _random_zoom_shift(size: tuple[int, int], scale: list[float], translate: float,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Zoom about the frame centre, then shift by up to `translate` of the frame size."""
+    width, height = size
+    zoom = rng.uniform(scale[0], scale[1])
+    shift_x = rng.uniform(-translate, translate) * width
+    shift_y = rng.uniform(-translate, translate) * height
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    return np.array([
+        [zoom, 0.0, cx - zoom * cx + shift_x],
+        [0.0, zoom, cy - zoom * cy + shift_y],
+        [0.0, 0.0, 1.0],
+    ])
+
+
+def motion_blur_kernel(length: int, angle: float) -> np.ndarray:
+    """A centred line of `length` pixels at `angle` radians, normalised to sum 1."""
+    kernel = np.zeros((length, length), dtype=np.float32)
+    centre = (length - 1) / 2
+    dx, dy = np.cos(angle) * centre, np.sin(angle) * centre
+    # draw in 8x sub-pixel precision so the line stays symmetric about the centre
+    start = (round((centre - dx) * 8), round((centre - dy) * 8))
+    end = (round((centre + dx) * 8), round((centre + dy) * 8))
+    cv2.line(kernel, start, end, 1.0, thickness=1, lineType=cv2.LINE_AA, shift=3)
+    kernel = (kernel + kernel[::-1, ::-1]) / 2  # exact point symmetry: the centroid cannot move
+    return kernel / kernel.sum()
+
+
+def _jitter(frame: np.ndarray, color: ColorJitter, mean: float) -> np.ndarray:
+    """Brightness and contrast as one lookup table, then saturation and hue."""
+    levels = np.arange(256, dtype=np.float32) * color.brightness
+    levels = (levels - mean * color.brightness) * color.contrast + mean * color.brightness
+    frame = cv2.LUT(frame, np.clip(levels, 0, 255).astype(np.uint8))
+    if color.saturation != 1.0:
+        gray = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+        frame = cv2.addWeighted(frame, color.saturation, gray, 1.0 - color.saturation, 0.0)
+    if abs(color.hue) > 1e-3:
+        hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
+        hsv[..., 0] = (hsv[..., 0].astype(np.int16) + round(color.hue * 180)) % 180  # OpenCV hue: 0-179
+        frame = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    return frame

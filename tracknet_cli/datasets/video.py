@@ -1,0 +1,60 @@
+"""Reading match videos frame by frame, with errors that name the file and the frame."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tracknet_cli.errors import DataError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    width: int
+    height: int
+    fps: float
+    frame_count: int  # what the container's header claims; a truncated file holds fewer
+
+
+class VideoReader:
+    """Decoded BGR frames of a video, in order; use as a context manager and iterate."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(f"video {self.path} does not exist")
+        self._capture = cv2.VideoCapture(str(self.path))
+        if not self._capture.isOpened():
+            raise DataError(f"{self.path} cannot be opened as a video (not a video, or a codec "
+                            "OpenCV's FFmpeg lacks)")
+        width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if width <= 0 or height <= 0:
+            self.close()
+            raise DataError(f"{self.path} has no video stream")
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        self.info = VideoInfo(self.path, width, height, fps if fps > 0 else 30.0,
+                              max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))))
+        self.frames_read = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while True:
+            ok, frame = self._capture.read()
+            if not ok:
+                return
+            self.frames_read += 1
+            yield frame
+
+    def close(self) -> None:
+        self._capture.release()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,42 @@
+"""Run directories: every command writes into `runs/<command>/<name>/`.
+
+Names auto-increment like Ultralytics': `exp`, `exp2`, `exp3`, ... and a given `--name` that is
+taken becomes `name2`, `name3`, ... unless `exist_ok` reuses it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tracknet_cli.errors import TracknetError
+
+DEFAULT_ROOT = Path("runs")
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def new_run_dir(
+    command: str, name: str | None = None, exist_ok: bool = False, root: str | Path = DEFAULT_ROOT
+) -> Path:
+    """Create and return a fresh run directory for `command`."""
+    base = name or "exp"
+    if not _NAME_PATTERN.match(base) or ".." in base:
+        raise TracknetError(
+            f"run name {base!r} must be one folder name (letters, digits, '.', '_', '-'), "
+            "not a path"
+        )
+    parent = Path(root) / command
+    parent.mkdir(parents=True, exist_ok=True)
+    if exist_ok:
+        path = parent / base
+        path.mkdir(exist_ok=True)
+        return path
+    for index in range(1, 10_000):
+        path = parent / (base if index == 1 else f"{base}{index}")
+        try:
+            path.mkdir()  # atomic: two runs started together never share a directory
+            return path
+        except FileExistsError:
+            continue
+    raise TracknetError(f"{parent} holds 9999 runs named {base}*; pick another --name")
+
