@@ -35,3 +35,6 @@ class LabelError(DataError):
         self.kind = kind
         where = f"{self.path}:{line}" if line is not None else str(self.path)
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):  # rebuilt from its fields when it crosses a process boundary
+        return type(self), (self.path, self.line, self.message, self.kind)

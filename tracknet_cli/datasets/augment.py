@@ -10,7 +10,7 @@ centred, so it spreads the ball without moving its centroid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -31,7 +31,7 @@ class ColorJitter:
 
 @dataclass
 class FrameTransform:
-    matrix: np.ndarray = IDENTITY  # 3x3, input pixel centres -> augmented pixel centres
+    matrix: np.ndarray = field(default_factory=lambda: IDENTITY)  # 3x3, input pixel centres -> augmented pixel centres
     color: ColorJitter | None = None
     blur_kernel: np.ndarray | None = None
 

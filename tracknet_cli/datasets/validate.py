@@ -114,6 +114,7 @@ def _check_clip(
         return [], [fatal]
 
     images = {p.name for p in clip.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    images -= _names_on_lines(label_path, {d.line for d in defects})  # reported once, as rows
     rows = []
     for label in labels.itertuples(index=False):
         file_name = label.file or f"{label.frame:04d}.jpg"  # badminton-style labels name no file
@@ -144,6 +145,12 @@ def _check_clip(
     if cache_dir is not None and rows:
         write_clip_cache(cache_dir, clip.clip_id, [clip.path / r["file"] for r in rows], cache_size)
     return rows, defects
+
+
+def _names_on_lines(label_path: Path, lines: set[int]) -> set[str]:
+    """The first field of the given 1-based lines: the file a defective row was about."""
+    text = label_path.read_text(encoding="utf-8-sig").splitlines()
+    return {text[line - 1].split(",")[0].strip() for line in lines if 0 < line <= len(text)}
 
 
 def _image_size(path: Path) -> tuple[int, int]:

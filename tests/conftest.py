@@ -1,0 +1,73 @@
+"""Shared fixtures: a tiny hand-drawn TrackNet dataset and the real fixtures of ../shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from tracknet_cli.datasets.labels import write_tennis_labels
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+TINY_SIZE = (320, 180)  # (W, H) of the tiny dataset's frames
+
+
+def fixture_path(relative: str) -> Path:
+    """A file of ../shared/fixtures, or skip the test saying which one is missing."""
+    path = FIXTURES / relative
+    if not path.exists():
+        pytest.skip(f"real-data fixture {path} is not available")
+    return path
+
+
+def draw_ball(image: np.ndarray, x: float, y: float, radius: float, color=(255, 255, 255)) -> None:
+    """An anti-aliased disc centred at sub-pixel (x, y); its intensity centroid is (x, y)."""
+    shift = 4
+    centre = (round(x * 2**shift), round(y * 2**shift))
+    cv2.circle(image, centre, round(radius * 2**shift), color, -1, cv2.LINE_AA, shift)
+
+
+def centroid(image: np.ndarray, threshold: float = 20.0) -> tuple[float, float]:
+    """Intensity-weighted centre of the bright pixels of an image (any channels)."""
+    gray = image.astype(np.float64)
+    if gray.ndim == 3:
+        gray = gray.mean(axis=2)
+    gray = np.where(gray > threshold, gray, 0.0)
+    ys, xs = np.indices(gray.shape)
+    total = gray.sum()
+    return float((xs * gray).sum() / total), float((ys * gray).sum() / total)
+
+
+def ball_track(frame: int, clip: int) -> tuple[float, float]:
+    """Where the tiny dataset's ball is: a diagonal line, different per clip."""
+    return 40.0 + 21.3 * frame + 3 * clip, 30.0 + 9.7 * frame + 5 * clip
+
+
+def make_tiny_dataset(root: Path, games=(1, 2), clips=2, frames=10, size=TINY_SIZE) -> Path:
+    """game*/Clip*/NNNN.jpg on a dark court with a white ball; frame 3 has no ball, frame 5 is occluded."""
+    width, height = size
+    for game in games:
+        for clip in range(1, clips + 1):
+            clip_dir = root / f"game{game}" / f"Clip{clip}"
+            clip_dir.mkdir(parents=True)
+            rows = []
+            for frame in range(frames):
+                image = np.full((height, width, 3), 40, np.uint8)
+                x, y = ball_track(frame, clip)
+                visibility = 0 if frame == 3 else (3 if frame == 5 else 1)
+                if visibility == 1:
+                    draw_ball(image, x, y, 3.0)
+                cv2.imwrite(str(clip_dir / f"{frame:04d}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                rows.append({"frame": frame, "file": f"{frame:04d}.jpg", "visibility": visibility,
+                             "x": x if visibility else np.nan, "y": y if visibility else np.nan,
+                             "status": 0})
+            write_tennis_labels(clip_dir / "Label.csv", pd.DataFrame(rows))
+    return root
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    return make_tiny_dataset(tmp_path / "tiny")

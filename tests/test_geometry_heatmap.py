@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from tracknet_cli.datasets.geometry import inside_frame, rescale_points
+from tracknet_cli.datasets.heatmap import gaussian_heatmap
+
+
+def test_resize_maps_pixel_centres_and_edges():
+    points = np.array([[-0.5, -0.5], [1279.5, 719.5], [0.0, 0.0], [639.5, 359.5]])
+    out = rescale_points(points, (1280, 720), (512, 288))
+    np.testing.assert_allclose(out[0], [-0.5, -0.5])  # frame edges line up
+    np.testing.assert_allclose(out[1], [511.5, 287.5])
+    np.testing.assert_allclose(out[2], [0.5 * 0.4 - 0.5, 0.5 * 0.4 - 0.5])
+    np.testing.assert_allclose(out[3], [255.5, 143.5])  # the centre stays the centre
+    np.testing.assert_allclose(rescale_points(out, (512, 288), (1280, 720)), points, atol=1e-9)
+
+
+def test_inside_frame_edges_and_nan():
+    points = np.array([[-0.5, 0], [-0.51, 0], [9.5, 4.5], [np.nan, 1]])
+    assert inside_frame(points, (10, 5)).tolist() == [True, False, True, False]
+
+
+@pytest.mark.parametrize("x,y", [(100.0, 50.0), (37.3, 91.8), (0.2, 143.0)])
+def test_heatmap_peak_sits_at_the_label(x, y):
+    heatmap = gaussian_heatmap((x, y), (256, 144), sigma=2.0)
+    assert heatmap.shape == (144, 256) and heatmap.dtype == np.float32
+    row, col = np.unravel_index(heatmap.argmax(), heatmap.shape)
+    assert (col, row) == (round(x), round(y))
+    ys, xs = np.indices(heatmap.shape)
+    window = (abs(xs - x) < 8) & (abs(ys - y) < 8)  # away from edges the centroid is the centre
+    weights = heatmap * window
+    if 8 < x < 248 and 8 < y < 136:
+        assert (xs * weights).sum() / weights.sum() == pytest.approx(x, abs=1e-3)
+        assert (ys * weights).sum() / weights.sum() == pytest.approx(y, abs=1e-3)
+    assert heatmap.max() <= 1.0 and heatmap.max() > 0.85
+
+
+def test_no_ball_gives_an_empty_heatmap():
+    assert not gaussian_heatmap((np.nan, np.nan), (64, 36), 2.0).any()
