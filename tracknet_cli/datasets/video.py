@@ -30,8 +30,8 @@ class VideoReader:
             raise DataError(f"video {self.path} does not exist")
         self._capture = cv2.VideoCapture(str(self.path))
         if not self._capture.isOpened():
-            raise DataError(f"{self.path} cannot be opened as a video (not a video, or a codec "
-                            "OpenCV's FFmpeg lacks)")
+            raise DataError(f"{self.path} cannot be opened as a video (not a video, a codec "
+                            "OpenCV's FFmpeg lacks, or an MP4 cut off before its index was written)")
         width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if width <= 0 or height <= 0:
