@@ -1,12 +1,19 @@
 """Coordinates survive every augmentation: map the label forward and find the ball in the image."""
 
+import cv2
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import centroid, draw_ball
 from tracknet_cli.config import AugmentConfig
-from tracknet_cli.datasets.augment import FrameTransform, motion_blur_kernel, sample_transform
+from tracknet_cli.datasets.augment import (
+    ColorJitter,
+    FrameTransform,
+    color_matrix,
+    motion_blur_kernel,
+    sample_transform,
+)
 
 SIZE = (256, 144)
 BALLS = np.array([[101.3, 60.7], [128.6, 71.2], [150.9, 80.4]])  # one per frame, sub-pixel
@@ -87,3 +94,14 @@ def test_blur_kernel_is_centred(length, angle):
 
 def test_plain_transform_is_identity():
     assert FrameTransform().map_points(np.array([[1.0, 2.0]])).tolist() == [[1.0, 2.0]]
+
+
+def test_color_matrix_keeps_gray_and_scales_about_the_mean():
+    gray = np.full((2, 2, 3), 100, np.uint8)
+    jitter = ColorJitter(brightness=1.2, contrast=0.8, saturation=0.5, hue=0.1)
+    assert (cv2.transform(gray, color_matrix(jitter, mean=100.0)) == 120).all()  # 1.2 * 100
+    colourful = np.array([[[79, 137, 194]]], np.uint8)
+    desaturated = cv2.transform(colourful, color_matrix(ColorJitter(1.0, 1.0, 0.0, 0.0), 100.0))
+    assert (desaturated == 126).all()  # its luma: 0.299 R + 0.587 G + 0.114 B
+    unchanged = cv2.transform(colourful, color_matrix(ColorJitter(1.0, 1.0, 1.0, 0.0), 100.0))
+    assert (unchanged == colourful).all()

@@ -34,7 +34,7 @@ def test_error_is_one_line_without_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "does not exist" in result.stderr
-    assert len(result.stderr.strip().splitlines()) <= 2  # Rich may wrap one long line
+    assert len(result.stderr.strip().splitlines()) == 1
     debug = tracknet("--debug", "prepare", "tracknet", "--root", str(tmp_path / "missing"), cwd=tmp_path)
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 

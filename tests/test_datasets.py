@@ -13,6 +13,7 @@ from tracknet_cli.datasets.tracknet import (
     TrackNetFrameDataset,
     TrackNetSequenceDataset,
     load_index,
+    normalize_frames,
     select_clips,
 )
 from tracknet_cli.datasets.validate import validate_tracknet
@@ -152,3 +153,11 @@ def test_corrupt_frame_is_named(tiny_dataset):
     (tiny_dataset / "game1/Clip1/0001.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(DataError, match="0001.jpg cannot be decoded"):
         TrackNetSequenceDataset(index, SPEC)[0]
+
+
+def test_uint8_frames_normalise_to_the_contract(tiny_dataset):
+    index = load_index(tiny_dataset)
+    raw = TrackNetSequenceDataset(index, SPEC, normalize=False)[4]
+    assert raw["frames"].dtype == torch.uint8 and raw["frames"].shape == (3, 3, 72, 128)
+    torch.testing.assert_close(normalize_frames(raw["frames"], SPEC),
+                               TrackNetSequenceDataset(index, SPEC)[4]["frames"])

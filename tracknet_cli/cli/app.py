@@ -37,7 +37,7 @@ class _App(typer.Typer):
                 traceback.print_exc()
             kind = "error" if isinstance(exc, TracknetError) else f"error ({type(exc).__name__})"
             hint = "" if isinstance(exc, TracknetError) else " [dim](run with --debug for the traceback)[/]"
-            error_console.print(f"[bold red]{kind}:[/] {exc}{hint}", highlight=False)
+            error_console.print(f"[bold red]{kind}:[/] {exc}{hint}", highlight=False, soft_wrap=True)
             sys.exit(1)
 
 

@@ -39,8 +39,8 @@ class FrameTransform:
         """Transform uint8 RGB frames [T, H, W, 3]."""
         frames = self._warp(frames)
         if self.color is not None:
-            mean = float(frames[-1].mean())  # one contrast pivot for all T frames
-            frames = np.stack([_jitter(frame, self.color, mean) for frame in frames])
+            matrix = color_matrix(self.color, mean=float(frames[-1].mean()))  # one for all T frames
+            frames = np.stack([cv2.transform(frame, matrix) for frame in frames])
         if self.blur_kernel is not None:
             frames = np.stack([cv2.filter2D(frame, -1, self.blur_kernel) for frame in frames])
         return frames
@@ -130,16 +130,21 @@ def motion_blur_kernel(length: int, angle: float) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def _jitter(frame: np.ndarray, color: ColorJitter, mean: float) -> np.ndarray:
-    """Brightness and contrast as one lookup table, then saturation and hue."""
-    levels = np.arange(256, dtype=np.float32) * color.brightness
-    levels = (levels - mean * color.brightness) * color.contrast + mean * color.brightness
-    frame = cv2.LUT(frame, np.clip(levels, 0, 255).astype(np.uint8))
-    if color.saturation != 1.0:
-        gray = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-        frame = cv2.addWeighted(frame, color.saturation, gray, 1.0 - color.saturation, 0.0)
-    if abs(color.hue) > 1e-3:
-        hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
-        hsv[..., 0] = (hsv[..., 0].astype(np.int16) + round(color.hue * 180)) % 180  # OpenCV hue: 0-179
-        frame = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
-    return frame
+# RGB -> YIQ: Y is brightness, (I, Q) the chroma plane; gray pixels have I = Q = 0
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
+
+
+def color_matrix(color: ColorJitter, mean: float) -> np.ndarray:
+    """The whole jitter as one 3x4 affine colour map [M | offset] on RGB values.
+
+    Saturation scales and hue rotates the chroma plane of YIQ (gray stays gray); brightness
+    scales; contrast scales about the frame's mean level. All four are linear, so they compose
+    into one matrix that OpenCV applies in a single pass.
+    """
+    angle = color.hue * 2 * np.pi
+    cos, sin = np.cos(angle) * color.saturation, np.sin(angle) * color.saturation
+    chroma = _YIQ_TO_RGB @ np.array([[1.0, 0.0, 0.0], [0.0, cos, -sin], [0.0, sin, cos]]) @ _RGB_TO_YIQ
+    gain = color.brightness * color.contrast
+    offset = color.brightness * mean * (1.0 - color.contrast)
+    return np.hstack([gain * chroma, np.full((3, 1), offset)]).astype(np.float32)

@@ -16,8 +16,7 @@ def read_frame(path: str | Path, size: tuple[int, int]) -> np.ndarray:
     """Decode an image to RGB uint8 [H, W, 3] at `size` = (W, H).
 
     Shrinking uses area averaging so a 3 px ball is averaged into the smaller frame rather than
-    dropped between samples. When the target is at most half the source, libjpeg decodes straight
-    to half size (DCT scaling, itself an area filter), which is about 3x cheaper than a full decode.
+    dropped between samples.
     """
     path = Path(path)
     data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
