@@ -80,6 +80,7 @@ def test_identity_when_everything_is_off():
     frames = _frames()
     assert transform.apply(frames) is frames
     np.testing.assert_allclose(transform.map_points(BALLS), BALLS)
+    assert transform.window is None and not transform.flip
 
 
 @pytest.mark.parametrize("length", [3, 5, 9])
@@ -93,7 +94,7 @@ def test_blur_kernel_is_centred(length, angle):
 
 
 def test_plain_transform_is_identity():
-    assert FrameTransform().map_points(np.array([[1.0, 2.0]])).tolist() == [[1.0, 2.0]]
+    assert FrameTransform((4, 4)).map_points(np.array([[1.0, 2.0]])).tolist() == [[1.0, 2.0]]
 
 
 def test_color_matrix_keeps_gray_and_scales_about_the_mean():

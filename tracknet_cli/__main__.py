@@ -2,4 +2,5 @@
 
 from tracknet_cli.cli.app import app
 
-app(prog_name="tracknet")
+if __name__ == "__main__":  # spawned worker processes import this module too
+    app(prog_name="tracknet")

@@ -66,6 +66,7 @@ def synthetic(
     cache_size = parse_size(cache)
     spec = SyntheticSpec(games=games, clips_per_game=clips, frames_per_clip=frames,
                          width=width, height=height, seed=seed)
+    spec.validate()  # before a run folder or a progress bar appears
     run_dir = new_run_dir("prepare", name, exist_ok)
     total = games * clips * frames
     with progress_bar("frames") as progress:

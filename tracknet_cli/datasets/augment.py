@@ -2,10 +2,12 @@
 
 One `FrameTransform` is drawn per sample and applied identically to its T frames, because the
 model reads motion across them: flipping or shifting one frame but not the others would invent a
-movement. All geometric steps (random crop, zoom, shift, horizontal flip) compose into a single
-affine matrix, so each frame is resampled once and the label is mapped with exactly the same
-matrix. Photometric steps (colour jitter, motion blur) leave coordinates alone; the blur kernel is
-centred, so it spreads the ball without moving its centroid.
+movement. The geometric steps (random crop, zoom, shift) are all axis-aligned, so together they
+are one source window, in whole pixels and possibly reaching past the frame, resized onto the
+frame, then an optional horizontal flip. Each frame is resampled once (a crop and `cv2.resize`,
+about 3x cheaper than a general warp) and the label is mapped with the exact matrix of what was
+applied. Photometric steps (colour jitter, motion blur) leave coordinates alone; the blur kernel
+is centred, so it spreads the ball without moving its centroid.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ from tracknet_cli.datasets.geometry import map_points
 IDENTITY = np.eye(3)
 
 
+@dataclass(frozen=True)
+class Window:
+    """A source region in whole pixels (it may reach past the frame, which reads as black)."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+
 @dataclass
 class ColorJitter:
     brightness: float  # multiplicative factors, 1 = unchanged
@@ -31,13 +43,32 @@ class ColorJitter:
 
 @dataclass
 class FrameTransform:
-    matrix: np.ndarray = field(default_factory=lambda: IDENTITY)  # 3x3, input pixel centres -> augmented pixel centres
+    size: tuple[int, int]  # (W, H) of the frames, in and out
+    window: Window | None = None  # resized onto the whole frame; None keeps the frame
+    flip: bool = False  # horizontal, after the window
     color: ColorJitter | None = None
     blur_kernel: np.ndarray | None = None
 
+    @property
+    def matrix(self) -> np.ndarray:
+        """3x3 map of pixel centres, input frame -> augmented frame."""
+        matrix = IDENTITY
+        if self.window is not None:
+            w = self.window
+            sx, sy = self.size[0] / w.width, self.size[1] / w.height
+            matrix = np.array([[sx, 0.0, (0.5 - w.x) * sx - 0.5],
+                               [0.0, sy, (0.5 - w.y) * sy - 0.5],
+                               [0.0, 0.0, 1.0]])
+        if self.flip:
+            matrix = np.array([[-1.0, 0.0, self.size[0] - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ matrix
+        return matrix
+
     def apply(self, frames: np.ndarray) -> np.ndarray:
         """Transform uint8 RGB frames [T, H, W, 3]."""
-        frames = self._warp(frames)
+        if self.window is not None:
+            frames = np.stack([_crop_resize(frame, self.window, self.size) for frame in frames])
+        if self.flip:
+            frames = np.stack([cv2.flip(frame, 1) for frame in frames])  # a strided copy is 10x slower
         if self.color is not None:
             matrix = color_matrix(self.color, mean=float(frames[-1].mean()))  # one for all T frames
             frames = np.stack([cv2.transform(frame, matrix) for frame in frames])
@@ -49,22 +80,23 @@ class FrameTransform:
         """Where points [..., 2] of the input frames land in the augmented frames."""
         return map_points(self.matrix, points)
 
-    def _warp(self, frames: np.ndarray) -> np.ndarray:
-        if np.array_equal(self.matrix, IDENTITY):
-            return frames
-        height, width = frames.shape[1:3]
-        return np.stack([
-            cv2.warpAffine(frame, self.matrix[:2], (width, height), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-            for frame in frames
-        ])
+
+def _crop_resize(frame: np.ndarray, window: Window, size: tuple[int, int]) -> np.ndarray:
+    """The window of `frame` (black beyond its edges) resized to `size`."""
+    height, width = frame.shape[:2]
+    pad = (max(0, -window.y), max(0, window.y + window.height - height),
+           max(0, -window.x), max(0, window.x + window.width - width))
+    if any(pad):
+        frame = cv2.copyMakeBorder(frame, *pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    top, left = window.y + pad[0], window.x + pad[2]
+    region = frame[top:top + window.height, left:left + window.width]
+    return cv2.resize(region, size, interpolation=cv2.INTER_LINEAR)
 
 
 def sample_transform(cfg: AugmentConfig, size: tuple[int, int], rng: np.random.Generator) -> FrameTransform:
     """Draw one sample's augmentation for frames of `size` = (W, H)."""
-    matrix = _flip(size) if rng.random() < cfg.hflip else IDENTITY
-    if rng.random() < cfg.crop.p:
-        matrix = _random_crop(size, cfg.crop.min_size, rng) @ matrix
+    flip = rng.random() < cfg.hflip
+    matrix = _random_crop(size, cfg.crop.min_size, rng) if rng.random() < cfg.crop.p else IDENTITY
     matrix = _random_zoom_shift(size, cfg.scale, cfg.translate, rng) @ matrix
 
     color = None
@@ -80,11 +112,20 @@ def sample_transform(cfg: AugmentConfig, size: tuple[int, int], rng: np.random.G
     if rng.random() < cfg.motion_blur.p:
         length = int(rng.integers(1, cfg.motion_blur.max_kernel // 2 + 1)) * 2 + 1  # odd, >= 3
         blur = motion_blur_kernel(length, angle=rng.uniform(0, np.pi))
-    return FrameTransform(matrix, color, blur)
+    return FrameTransform(size, _source_window(matrix, size), flip, color, blur)
 
 
-def _flip(size: tuple[int, int]) -> np.ndarray:
-    return np.array([[-1.0, 0.0, size[0] - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+def _source_window(matrix: np.ndarray, size: tuple[int, int]) -> Window | None:
+    """The whole-pixel source window whose resize comes closest to an axis-aligned `matrix`."""
+    if np.allclose(matrix, IDENTITY):
+        return None
+    corners = []
+    for axis in (0, 1):
+        scale, shift = matrix[axis, axis], matrix[axis, 2]
+        edge_shift = shift + 0.5 - 0.5 * scale  # the same map on edge coordinates (centre + 0.5)
+        corners.append((round(-edge_shift / scale), max(1, round(size[axis] / scale))))
+    (x, width), (y, height) = corners
+    return Window(x, y, width, height)
 
 
 def _random_crop(size: tuple[int, int], min_size: float, rng: np.random.Generator) -> np.ndarray:

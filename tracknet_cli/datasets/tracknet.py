@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
 from tracknet_cli.config import AugmentConfig
@@ -87,7 +87,8 @@ class TrackNetSequenceDataset(Dataset):
         normalize: bool = True,
     ):
         self.spec = spec
-        self.augment = augment
+        # a plain dataclass: OmegaConf's attribute access would cost more than the augmentation
+        self.augment = OmegaConf.to_object(augment) if isinstance(augment, DictConfig) else augment
         self.negatives = negatives
         self.normalize = normalize
         self.clips = _clip_arrays(index, clips)

@@ -6,6 +6,9 @@ import numpy as np
 
 BGR = tuple[int, int, int]
 
+BALL = (90, 235, 215)  # optic yellow as a broadcast camera renders it
+WHITE = (240, 240, 240)
+
 
 def jitter(colour: BGR, rng: np.random.Generator, amount: float) -> BGR:
     """`colour` moved by up to `amount` per channel, so no two games look exactly alike."""

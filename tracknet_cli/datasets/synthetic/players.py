@@ -8,19 +8,20 @@ frame), and recover toward the middle of their baseline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
+from tracknet_cli.datasets.synthetic.camera import ONE, SHIFT, Camera, fixed_point
 from tracknet_cli.datasets.synthetic.colours import BGR, jitter
-from tracknet_cli.datasets.synthetic.court import HALF_LENGTH, ONE, SHIFT, Camera, fixed_point
+from tracknet_cli.datasets.synthetic.court import HALF_LENGTH
 from tracknet_cli.datasets.synthetic.trajectory import NEAR, Hit
 
 UP = np.array([0.0, 0.0, 1.0])
 SWING_CORE = 0.15  # seconds either side of the hit when the racket sweeps through the ball
-SWING_BLEND = 0.45  # seconds either side of the hit over which the swing grows out of the ready pose
-SWING_ANGLE = {"serve": 2.4, "forehand": 1.9, "backhand": 1.9}  # radians covered per SWING_CORE
+SWING_BLEND = 0.45  # seconds either side of the hit over which the swing leaves the ready pose
+SWING_ANGLE = {"serve": 2.4, "forehand": 1.5, "backhand": 1.5}  # radians covered per SWING_CORE
 STEP_LENGTH = 0.9  # metres per half walk cycle
 
 
@@ -76,6 +77,8 @@ class PlayerTrack:
         return 1.0 if self.side == NEAR else -1.0
 
     def window(self, start: int, count: int) -> PlayerTrack:
+        """Frames start..start+count-1, renumbered from 0. Every swing is kept (renumbered too):
+        one that ends just after the window starts still moves the racket on its first frames."""
         end = start + count
         swings = [Swing(s.frame - start, s.contact, s.stroke) for s in self.swings]
         return PlayerTrack(self.side, self.look, self.ground[start:end], self.stride[start:end],
@@ -95,7 +98,8 @@ def plan_player(side: int, hits: list[Hit], frames: int, fps: float,
         lead = 1.0 if hit.serve else 0.12  # a server stands still while tossing
         ready = max(hit.frame - int(round(lead * fps)), 1)
         keys = [key for key in keys if key[0] < ready] + [(ready, stance), (hit.frame, stance)]
-        recovered = np.array([0.3 * hit.position[0], -facing * (HALF_LENGTH + rng.uniform(0.3, 1.5))])
+        back = HALF_LENGTH + rng.uniform(0.3, 1.5)
+        recovered = np.array([0.3 * hit.position[0], -facing * back])
         keys.append((hit.frame + int(round(0.6 * fps)), recovered))
         swings.append(Swing(hit.frame, hit.position, stroke))
     if swings and swings[0].stroke == "serve":  # start in place rather than walk in from home
@@ -108,7 +112,7 @@ def plan_player(side: int, hits: list[Hit], frames: int, fps: float,
 
 def _choose_stroke(hit: Hit, standing: np.ndarray, facing: float, rng: np.random.Generator) -> str:
     """Forehand when the ball comes to the player's right (x grows to the right of a player facing
-    +Y, to the left of one facing -Y), backhand otherwise, with some taste in the choice."""
+    +Y, to the left of one facing -Y), backhand otherwise; a coin toss for balls near the body."""
     if hit.serve:
         return "serve"
     rightward = (hit.position[0] - standing[0]) * facing
@@ -141,11 +145,12 @@ def player_shapes(track: PlayerTrack, frame: int, camera: Camera, fps: float) ->
     forward, right = np.array([0.0, facing, 0.0]), np.array([facing, 0.0, 0.0])
     feet = np.array([*track.ground[frame], 0.0])
     before, after = max(frame - 1, 0), min(frame + 1, len(track.ground) - 1)
-    speed = np.linalg.norm(track.ground[after] - track.ground[before]) * fps / max(after - before, 1)
-    swing = 0.3 * min(speed / 5.0, 1.0) * np.sin(track.stride[frame]) * forward
+    step = np.linalg.norm(track.ground[after] - track.ground[before]) / max(after - before, 1)
+    speed = step * fps
+    stride = 0.3 * min(speed / 5.0, 1.0) * np.sin(track.stride[frame]) * forward  # legs apart
 
     hips = [feet + side * 0.13 * right + 0.95 * UP for side in (-1, 1)]
-    soles = [feet + side * 0.16 * right + sign * swing + 0.05 * UP
+    soles = [feet + side * 0.16 * right + sign * stride + 0.05 * UP
              for side, sign in ((-1, 1), (1, -1))]
     knees = [(hip + sole) / 2 + 0.08 * forward for hip, sole in zip(hips, soles)]
     shoulders = [feet + side * 0.21 * right + 1.45 * UP for side in (-1, 1)]
@@ -184,7 +189,8 @@ def _racket(track: PlayerTrack, frame: int, fps: float, pivot: np.ndarray, feet:
             axis, angle = right, -np.clip(seconds / SWING_CORE, -1, 1) * SWING_ANGLE["serve"]
         else:  # a flat sweep around the body, mirrored for the backhand
             sign = 1.0 if swing.stroke == "forehand" else -1.0
-            axis, angle = UP, sign * np.clip(seconds / SWING_CORE, -1, 1) * SWING_ANGLE[swing.stroke]
+            axis = UP
+            angle = sign * np.clip(seconds / SWING_CORE, -1, 1) * SWING_ANGLE[swing.stroke]
         swept = pivot + _rotate(swing.contact - pivot, axis, angle)
         weight = np.clip((SWING_BLEND - abs(seconds)) / (SWING_BLEND - SWING_CORE), 0.0, 1.0)
         head = ready + (swept - ready) * weight
@@ -208,10 +214,10 @@ def _racket_shapes(camera: Camera, hand: np.ndarray, head: np.ndarray, forward: 
     across = across / norm if norm > 1e-3 else UP
     angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)[:, None]
     rim = head + 0.16 * np.cos(angles) * along + 0.125 * np.sin(angles) * across
-    strings = head + 0.8 * (rim - head)
-    return [_segment(camera, hand, head - 0.16 * along, 0.03, look.racket),
-            _polygon(camera, rim, look.racket),
-            _polygon(camera, strings, look.strings)]
+    frame = _polygon(camera, rim, look.racket)
+    # The string bed gets the frame's depth exactly, so the stable sort keeps it drawn on top.
+    strings = replace(_polygon(camera, head + 0.8 * (rim - head), look.strings), depth=frame.depth)
+    return [_segment(camera, hand, head - 0.16 * along, 0.03, look.racket), frame, strings]
 
 
 def _segment(camera: Camera, start: np.ndarray, end: np.ndarray, width: float,
@@ -228,15 +234,6 @@ def _disc(camera: Camera, centre: np.ndarray, radius: float, colour: BGR) -> Sha
 def _polygon(camera: Camera, corners, colour: BGR) -> Shape:
     uv, depth = camera.project(np.asarray(corners))
     return Shape("polygon", uv, 0.0, colour, depth.mean())
-
-
-def shapes_box(shapes: list[Shape]) -> tuple[int, int, int, int]:
-    """Integer pixel box (x0, y0, x1, y1), end exclusive, holding every shape with a margin."""
-    points = np.concatenate([shape.points for shape in shapes])
-    margin = max(shape.size for shape in shapes) + 2
-    x0, y0 = np.floor(points.min(axis=0) - margin).astype(int)
-    x1, y1 = np.ceil(points.max(axis=0) + margin).astype(int) + 1
-    return int(x0), int(y0), int(x1), int(y1)
 
 
 def draw_shapes(canvas: np.ndarray, shapes: list[Shape], origin: tuple[int, int] = (0, 0),

@@ -2,8 +2,9 @@
 
 The ball flies under gravity between events. Every event sits exactly on a frame time: each shot
 is aimed to land a whole number of frames after its hit, and each bounce keeps a whole number of
-frames of flight (its restitution is nudged by a hair). So a hit (status 1) or a bounce (status 2)
-is labelled on the frame where the ball really turns, and nothing has to be rounded afterwards.
+frames of flight (its restitution is nudged to fit, by at most half a frame of flight). So a hit
+(status 1) or a bounce (status 2) is labelled on the frame where the ball really turns, and
+nothing has to be rounded afterwards.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ FLYING, HIT, BOUNCE = 0, 1, 2  # status codes of the label format
 
 NET_MARGIN = 0.15  # metres a shot clears the net tape by, at least
 MIN_ARC_FRAMES = 3  # a bounce with less flight than this is a roll, not a bounce
-CHANCE = {"fault": 0.12, "ace": 0.10, "out": 0.08, "winner": 0.15, "lob": 0.08}
+CHANCE = {"fault": 0.08, "ace": 0.06, "out": 0.06, "winner": 0.10, "lob": 0.07}  # per shot
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def simulate_ball(frames: int, fps: float, surface: Surface, rng: np.random.Gene
     server = int(rng.integers(2))
     frame = 0
     while frame < frames:
-        frame = rally.play_point(frame, server) + rally.frames(rng.uniform(0.6, 1.6))
+        frame = rally.play_point(frame, server) + rally.frames(rng.uniform(0.4, 1.2))
     return rally.track
 
 
@@ -146,21 +147,23 @@ class _Rally:
         rng, toward = self.rng, (1.0 if hitter == NEAR else -1.0)
         if serve:
             x = -np.sign(position[0]) * rng.uniform(0.3, HALF_SINGLES - 0.3)  # the diagonal box
+            y = rng.uniform(2.5, SERVICE_LINE - 0.3)
             good = rng.random() >= CHANCE["fault"]
-            y = rng.uniform(2.5, SERVICE_LINE - 0.3) if good else SERVICE_LINE + rng.uniform(0.2, 1.5)
+            if not good:
+                y = SERVICE_LINE + rng.uniform(0.2, 1.5)  # long
         else:
             x = rng.uniform(-HALF_SINGLES + 0.3, HALF_SINGLES - 0.3)
             y = rng.uniform(0.65 * SERVICE_LINE, HALF_LENGTH - 0.4)
             good = rng.random() >= CHANCE["out"]
             if not good and rng.random() < 0.5:
-                y = HALF_LENGTH + rng.uniform(0.2, 2.0)
+                y = HALF_LENGTH + rng.uniform(0.2, 2.0)  # long
             elif not good:
-                x = rng.choice([-1.0, 1.0]) * (HALF_SINGLES + rng.uniform(0.2, 1.2))
+                x = rng.choice([-1.0, 1.0]) * (HALF_SINGLES + rng.uniform(0.2, 1.2))  # wide
         return np.array([x, toward * y, BALL_RADIUS]), good
 
     def _shoot(self, frame: int, position: np.ndarray, target: np.ndarray, hitter: int,
                serve: bool) -> tuple[int, np.ndarray]:
-        """Hit the ball at `frame` so it lands on `target`; return the landing frame and velocity."""
+        """Hit the ball at `frame` to land on `target`; return the landing frame and velocity."""
         self.track.hits.append(Hit(frame, hitter, position, serve))
         self.mark(frame, HIT)
         if not serve and self.rng.random() < CHANCE["lob"]:
@@ -210,7 +213,8 @@ class _Rally:
             frame += arc
             self.mark(frame, BOUNCE)
             velocity, arc = self._bounce(arriving)
-        self.fly(frame, position, velocity, max(end - frame, 0), np.zeros(3) if not arc else GRAVITY)
+        gravity = GRAVITY if arc else np.zeros(3)  # a rolling ball stays on the ground
+        self.fly(frame, position, velocity, max(end - frame, 0), gravity)
         return self._remove_outside_arena(landing, end)
 
     def _remove_outside_arena(self, start: int, end: int) -> int:

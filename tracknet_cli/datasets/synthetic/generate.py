@@ -1,0 +1,163 @@
+"""Render a synthetic dataset in the TrackNet layout:
+
+    OUT/game1/Clip1/0000.jpg, 0001.jpg, ...   frames (JPEG)
+    OUT/game1/Clip1/Label.csv                  tennis labels
+    OUT/game1/Clip1.mp4                        the same clip as a video (mp4v)
+
+Clips are independent (each has its own random streams, see scene.py), so they are rendered in
+parallel worker processes and the result does not depend on `workers`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from tracknet_cli.datasets.labels import LABEL_COLUMNS, write_tennis_labels
+from tracknet_cli.datasets.synthetic.render import render_frame
+from tracknet_cli.datasets.synthetic.scene import build_scene
+from tracknet_cli.datasets.synthetic.spec import SyntheticSpec
+from tracknet_cli.errors import DataError
+
+Progress = Callable[[int], None]
+GAME_FOLDER = re.compile(r"^game\d+$", re.IGNORECASE)  # as the dataset index finds games
+
+
+@dataclass
+class SyntheticSummary:
+    """What was rendered: frame and clip counts, wall time, and how many frames got each
+    visibility code and (among frames with the ball in view) each status code."""
+
+    frames: int = 0
+    clips: int = 0
+    seconds: float = 0.0
+    visibility: dict[int, int] = field(default_factory=lambda: dict.fromkeys(range(4), 0))
+    status: dict[int, int] = field(default_factory=lambda: dict.fromkeys(range(3), 0))
+
+    def add(self, clip: SyntheticSummary) -> None:
+        self.frames += clip.frames
+        self.clips += clip.clips
+        for mine, theirs in ((self.visibility, clip.visibility), (self.status, clip.status)):
+            for code, count in theirs.items():
+                mine[code] += count
+
+
+def generate_synthetic_dataset(out: str | Path, spec: SyntheticSpec, workers: int = 2,
+                               progress: Progress | None = None,
+                               overwrite: bool = False) -> SyntheticSummary:
+    """Render `spec` into `out`. `progress(n)` is told about every n frames finished.
+
+    Refuses to write into a folder that already holds game folders unless `overwrite`, in which
+    case those game folders (and nothing else) are deleted first.
+    """
+    spec.validate()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise DataError(f"synthetic data: workers must be a positive whole number, got {workers!r}")
+    out = Path(out)
+    _clear_output(out, overwrite)
+    jobs = [(out, spec, game, clip) for game in range(1, spec.games + 1)
+            for clip in range(1, spec.clips_per_game + 1)]
+    summary = SyntheticSummary()
+    started = time.perf_counter()
+    if workers == 1:
+        for job in jobs:
+            summary.add(render_clip(*job, progress=progress))
+    else:
+        for clip in _render_in_pool(jobs, min(workers, len(jobs))):
+            summary.add(clip)
+            if progress is not None:
+                progress(clip.frames)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def render_clip(out: Path, spec: SyntheticSpec, game: int, clip: int,
+                progress: Progress | None = None) -> SyntheticSummary:
+    """Render `game{game}/Clip{clip}`: its frames, its video and, last, its Label.csv."""
+    scene = build_scene(spec, game, clip)
+    folder = out / f"game{game}" / f"Clip{clip}"
+    folder.mkdir(parents=True, exist_ok=True)
+    video = _open_video(folder.with_suffix(".mp4"), spec)
+    rows = []
+    try:
+        for frame in range(spec.frames_per_clip):
+            image, label = render_frame(scene, frame)
+            name = f"{frame:04d}.jpg"
+            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, spec.jpeg_quality])
+            if not ok:
+                raise DataError(f"could not encode {folder / name} as JPEG")
+            jpeg.tofile(folder / name)
+            video.write(image)
+            rows.append((frame, name, label.visibility, label.x, label.y, label.status))
+            if progress is not None:
+                progress(1)
+    finally:
+        video.release()
+    table = pd.DataFrame(rows, columns=LABEL_COLUMNS)
+    write_tennis_labels(folder / "Label.csv", table)
+    return _clip_summary(table)
+
+
+def _clip_summary(table: pd.DataFrame) -> SyntheticSummary:
+    visibility = np.bincount(table["visibility"], minlength=4)
+    status = np.bincount(table.loc[table["visibility"] > 0, "status"], minlength=3)
+    return SyntheticSummary(frames=len(table), clips=1,
+                            visibility={code: int(n) for code, n in enumerate(visibility)},
+                            status={code: int(n) for code, n in enumerate(status)})
+
+
+def _render_in_pool(jobs: list[tuple], workers: int) -> Iterator[SyntheticSummary]:
+    """Yield each clip's summary as its worker finishes; on an error, skip clips not yet started.
+
+    Workers are spawned, not forked: a fresh interpreter (about a second to start) cannot inherit
+    the caller's threads or locks (a progress bar's, a deep learning library's).
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded_cv2) as pool:
+        futures = [pool.submit(render_clip, *job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()  # does nothing to finished or running clips
+
+
+def _single_threaded_cv2() -> None:
+    """One clip per process already fills the cores; cv2's own threads would only contend."""
+    cv2.setNumThreads(1)
+
+
+def _open_video(path: Path, spec: SyntheticSpec) -> cv2.VideoWriter:
+    video = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(spec.fps),
+                            (spec.width, spec.height))
+    if not video.isOpened():
+        raise DataError(f"could not open {path} for writing an mp4v video (is OpenCV built with "
+                        "FFmpeg?)")
+    return video
+
+
+def _clear_output(out: Path, overwrite: bool) -> None:
+    """Make sure `out` is a folder with no game folders in it, deleting them if `overwrite`."""
+    if not out.exists():
+        out.mkdir(parents=True)
+        return
+    if not out.is_dir():
+        raise DataError(f"{out} exists and is not a folder")
+    games = sorted(p for p in out.iterdir() if p.is_dir() and GAME_FOLDER.match(p.name))
+    if games and not overwrite:
+        raise DataError(f"{out} already holds a dataset ({', '.join(p.name for p in games[:3])}"
+                        f"{', ...' if len(games) > 3 else ''}); pass overwrite (--overwrite) to "
+                        "replace it, or choose another folder")
+    for game in games:
+        shutil.rmtree(game)
