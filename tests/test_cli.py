@@ -1,8 +1,11 @@
 """The command line as a user meets it: help with examples, version, one-line errors, prepare."""
 
+import csv
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,19 +42,35 @@ def test_error_is_one_line_without_traceback(tmp_path):
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
 
-def test_prepare_tracknet_reports_defects_and_strict_fails(tmp_path):
-    root = make_tiny_dataset(tmp_path / "data")
-    expected = plant_defects(root)
-    result = tracknet("prepare", "tracknet", "--root", str(root), "--workers", "1", cwd=tmp_path)
+def test_synthetic_data_validates_and_planted_defects_are_each_reported(tmp_path):
+    synthetic = tmp_path / "data/synthetic"
+    result = tracknet("prepare", "synthetic", "--out", str(synthetic), "--games", "2", "--clips", "2",
+                      "--frames", "10", "--width", "320", "--height", "180", "--workers", "1",
+                      "--name", "render", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert f"defects" in result.stdout and "runs/prepare/exp" in result.stdout.replace("\n", "")
-    report = json.loads((tmp_path / "runs/prepare/exp/summary.json").read_text())
+    assert json.loads((tmp_path / "runs/prepare/render/summary.json").read_text())["defects"] == 0
+    assert (synthetic / "game2/Clip2.mp4").is_file()
+    clean = tracknet("prepare", "tracknet", "--root", str(synthetic), "--strict", cwd=tmp_path)
+    assert clean.returncode == 0, clean.stderr
+
+    planted = tmp_path / "data/planted"
+    shutil.copytree(synthetic, planted)
+    expected = plant_defects(planted)
+    result = tracknet("prepare", "tracknet", "--root", str(planted), "--workers", "1", "--name", "p",
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr  # defects are reported, the index still written
+    assert "runs/prepare/p" in result.stdout.replace("\n", "")
+    report = json.loads((tmp_path / "runs/prepare/p/summary.json").read_text())
     assert report["defects"] == len(expected)
-    defects_csv = (tmp_path / "runs/prepare/exp/defects.csv").read_text().splitlines()
-    assert len(defects_csv) == len(expected) + 1
-    strict = tracknet("prepare", "tracknet", "--root", str(root), "--strict", "--workers", "1", cwd=tmp_path)
+    with (tmp_path / "runs/prepare/p/defects.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    found = {(r["kind"], Path(r["file"]).relative_to(planted).as_posix(), int(r["line"]) if r["line"] else None)
+             for r in rows}
+    assert found == expected
+    strict = tracknet("prepare", "tracknet", "--root", str(planted), "--strict", "--workers", "1",
+                      "--name", "p", cwd=tmp_path)
     assert strict.returncode == 1 and f"{len(expected)} defects" in strict.stderr
-    assert (tmp_path / "runs/prepare/exp2/defects.csv").is_file()
+    assert (tmp_path / "runs/prepare/p2/defects.csv").is_file()
 
 
 def test_prepare_tracknet_clean_with_cache(tmp_path):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from tracknet_cli.cli.console import console, key_value_table, print_written, progress_bar
@@ -14,7 +12,7 @@ from tracknet_cli.datasets.validate import ValidationReport, validate_tracknet
 from tracknet_cli.datasets.video_clip import video_to_clip
 from tracknet_cli.datasets.index import find_clips
 from tracknet_cli.errors import DataError
-from tracknet_cli.fileio import atomic_write_text
+from tracknet_cli.fileio import write_json
 from tracknet_cli.runs import new_run_dir
 
 app = typer.Typer(
@@ -122,7 +120,7 @@ def video(
     console.print(key_value_table(f"Clip {out}", result.summary().items()))
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
-    atomic_write_text(run_dir / "summary.json", json.dumps(result.summary(), indent=2) + "\n")
+    write_json(run_dir / "summary.json", result.summary())
     print_written(out, "Clip")
     print_written(run_dir, "Report")
 
@@ -155,10 +153,7 @@ def _report(report: ValidationReport, run_dir: Path) -> None:
             console.print(f"  [red]{defect.kind}[/] {defect}", highlight=False)
         if len(report.defects) > MAX_DEFECTS_SHOWN:
             console.print(f"  ... and {len(report.defects) - MAX_DEFECTS_SHOWN} more in defects.csv")
-    table = pd.DataFrame([{"kind": d.kind, "file": str(d.path), "line": d.line, "message": d.message}
-                          for d in report.defects], columns=["kind", "file", "line", "message"])
-    table.to_csv(run_dir / "defects.csv", index=False)
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    report.save(run_dir)
     print_written(run_dir, "Report")
 
 

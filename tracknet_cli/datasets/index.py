@@ -18,7 +18,7 @@ import pandas as pd
 
 from tracknet_cli import __version__
 from tracknet_cli.errors import DataError
-from tracknet_cli.fileio import atomic_path, atomic_write_text
+from tracknet_cli.fileio import atomic_path, write_json
 
 INDEX_CSV = "index.csv"
 INDEX_JSON = "index.json"
@@ -84,7 +84,7 @@ class DatasetIndex:
             "frames": len(self.frames),
             "caches": self.caches,
         }
-        atomic_write_text(self.root / INDEX_JSON, json.dumps(meta, indent=2) + "\n")
+        write_json(self.root / INDEX_JSON, meta)
         return self.root / INDEX_CSV
 
     @classmethod

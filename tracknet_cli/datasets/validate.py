@@ -32,6 +32,7 @@ from tracknet_cli.datasets.index import (
 )
 from tracknet_cli.datasets.labels import read_labels
 from tracknet_cli.errors import LabelError
+from tracknet_cli.fileio import atomic_path, write_json
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
@@ -61,6 +62,17 @@ class ValidationReport:
             "cache": str(self.cache_dir) if self.cache_dir else None,
             "seconds": round(self.seconds, 2),
         }
+
+    def save(self, folder: Path) -> None:
+        """`summary.json` and `defects.csv` (kind, file, line, message) into `folder`."""
+        table = pd.DataFrame(
+            [{"kind": d.kind, "file": str(d.path), "line": d.line, "message": d.message}
+             for d in self.defects],
+            columns=["kind", "file", "line", "message"],
+        ).astype({"line": "Int64"})  # whole line numbers, empty where a file has none
+        with atomic_path(Path(folder) / "defects.csv") as tmp:
+            table.to_csv(tmp, index=False)
+        write_json(Path(folder) / "summary.json", self.summary())
 
 
 def validate_tracknet(
