@@ -8,7 +8,9 @@ from tracknet_cli.errors import ConfigError
 @pytest.fixture
 def model_yaml(tmp_path):
     path = tmp_path / "tiny_model.yaml"
-    path.write_text("frames: 3\ninput_size: [512, 288]\nheatmap: {size: [256, 144], sigma: 2.0}\n")
+    path.write_text("frames: 3\ninput_size: [512, 288]\nheatmap: {size: [256, 144], sigma: 2.0}\n"
+                    "backbone: {type: convnext, preset: tiny, use_pretrained: false}\n"
+                    "decoder: {type: fpn, lateral_dim: 32}\nhead: {type: heatmap}\n")
     return path
 
 

@@ -103,6 +103,7 @@ class ModelConfig:
     name: str = ""
     frames: int = 3  # T input frames
     output_frames: int = 1  # T_out: 1 (the last frame) or T
+    fusion: str = "early"  # early: frames stacked into an inflated stem | late: backbone per frame
     input_size: list[int] = field(default_factory=lambda: [512, 288])  # [W, H]
     heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
@@ -201,12 +202,16 @@ def load_config(
             continue
         path = find_config_file(section, choice)
         values = _read_yaml(path)
-        _check_keys(values, getattr(RootConfig(), section), f"{section}.", source=str(path))
+        check_keys(values, getattr(RootConfig(), section), f"{section}.", source=str(path))
         merged = _merge(merged, {section: values}, source=str(path))
         if section == "model" and not merged.model.name:
             merged.model.name = path.stem
     merged = apply_overrides(merged, overrides)
     check_values(merged)
+    if model is not None:
+        from tracknet_cli.models.build import check_model_config  # imports torch: only when needed
+
+        check_model_config(merged.model)
     return merged
 
 
@@ -220,7 +225,7 @@ def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> 
             values = OmegaConf.to_container(OmegaConf.from_dotlist([item]))
         except OmegaConfBaseException as exc:
             raise ConfigError(f"override {item!r} cannot be parsed: {exc}") from None
-        _check_keys(values, RootConfig(), "", source="the command line")
+        check_keys(values, RootConfig(), "", source="the command line")
         cfg = _merge(cfg, values, source="the command line")
     return cfg
 
@@ -241,6 +246,7 @@ def check_values(cfg: DictConfig) -> None:
     require(model.output_frames in (1, model.frames), "model.output_frames",
             f"expected 1 or model.frames ({model.frames}), got {model.output_frames}")
     require(model.heatmap.sigma > 0, "model.heatmap.sigma", "expected a positive number")
+    require(model.fusion in ("early", "late"), "model.fusion", f"expected early or late, got {model.fusion!r}")
     for key in ("mean", "std"):
         require(len(model[key]) == 3, f"model.{key}", "expected 3 values (R, G, B)")
     require(min(model.std) > 0, "model.std", "expected positive values")
@@ -293,7 +299,7 @@ def _merge(base: DictConfig, values: dict, source: str) -> DictConfig:
         raise ConfigError(f"{key} (from {source}): {reason}") from None
 
 
-def _check_keys(values: Any, schema: Any, prefix: str, source: str) -> None:
+def check_keys(values: Any, schema: Any, prefix: str, source: str) -> None:
     """Walk `values` against the dataclass `schema`; name unknown keys and the closest valid one."""
     if not isinstance(values, dict):
         return
@@ -301,7 +307,7 @@ def _check_keys(values: Any, schema: Any, prefix: str, source: str) -> None:
         mapping_of = _dict_value_schema(schema)
         if mapping_of is not None:
             for key, value in values.items():
-                _check_keys(value, mapping_of, f"{prefix}{key}.", source)
+                check_keys(value, mapping_of, f"{prefix}{key}.", source)
         return
     valid = {f.name: f for f in fields(schema)}
     hints = typing.get_type_hints(type(schema))
@@ -314,9 +320,9 @@ def _check_keys(values: Any, schema: Any, prefix: str, source: str) -> None:
             )
         child = getattr(schema, key)
         if is_dataclass(child):
-            _check_keys(value, child, f"{prefix}{key}.", source)
+            check_keys(value, child, f"{prefix}{key}.", source)
         elif isinstance(value, dict) and typing.get_origin(hints[key]) is dict:
-            _check_keys(value, hints[key], f"{prefix}{key}.", source)
+            check_keys(value, hints[key], f"{prefix}{key}.", source)
 
 
 def _dict_value_schema(hint: Any) -> Any:

@@ -1,0 +1,69 @@
+"""The model registry: every named model is a config under configs/model/, built from its parts.
+
+A model config names a part of each kind by `type`; each type has a config dataclass (its keys,
+types and defaults) and a class. `build_model(cfg.model)` validates the parts and assembles them.
+Adding a backbone or decoder is one entry in these tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from tracknet_cli.config import available_configs, check_keys
+from tracknet_cli.errors import ConfigError
+from tracknet_cli.models.backbones.convnext_backbone import ConvNeXtBackbone, ConvNeXtBackboneConfig
+from tracknet_cli.models.backbones.vit_backbone import ViTBackbone, ViTBackboneConfig
+from tracknet_cli.models.decoders.fpn_decoder import FPNDecoder, FPNDecoderConfig
+from tracknet_cli.models.decoders.upsampling_decoder import UpsamplingDecoder, UpsamplingDecoderConfig
+from tracknet_cli.models.heads.heatmap_head import HeatmapHead, HeatmapHeadConfig
+from tracknet_cli.models.heatmap_model import HeatmapModel
+
+PARTS: dict[str, dict[str, tuple[type, type]]] = {
+    "backbone": {"vit": (ViTBackbone, ViTBackboneConfig),
+                 "convnext": (ConvNeXtBackbone, ConvNeXtBackboneConfig)},
+    "decoder": {"upsampling": (UpsamplingDecoder, UpsamplingDecoderConfig),
+                "fpn": (FPNDecoder, FPNDecoderConfig)},
+    "head": {"heatmap": (HeatmapHead, HeatmapHeadConfig)},
+}
+
+
+def available_models() -> list[str]:
+    """Names `--model` accepts: the model configs shipped in configs/model/."""
+    return available_configs("model")
+
+
+def part_config(model_cfg: DictConfig, kind: str) -> Any:
+    """The validated config dataclass of one part (`backbone`, `decoder`, `head`) of a model."""
+    values = OmegaConf.to_container(model_cfg[kind]) if model_cfg[kind] is not None else {}
+    kind_types = PARTS[kind]
+    part_type = values.get("type")
+    if part_type not in kind_types:
+        raise ConfigError(f"model.{kind}.type {part_type!r} is not one of {sorted(kind_types)}")
+    schema = kind_types[part_type][1]
+    check_keys(values, schema(), f"model.{kind}.", source=f"model {model_cfg.name or '(unnamed)'}")
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
+    except OmegaConfBaseException as exc:
+        key = f"model.{kind}.{getattr(exc, 'full_key', '?')}"
+        raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from None
+
+
+def check_model_config(model_cfg: DictConfig) -> None:
+    """Validate every part before any work starts."""
+    for kind in PARTS:
+        part_config(model_cfg, kind)
+
+
+def build_model(model_cfg: DictConfig) -> HeatmapModel:
+    """Build any registered model from its config; weights random unless the backbone asks for them."""
+    frames, output_frames = int(model_cfg.frames), int(model_cfg.output_frames)
+    in_frames = frames if model_cfg.fusion == "early" else 1
+    backbone_cfg, decoder_cfg, head_cfg = (part_config(model_cfg, kind) for kind in PARTS)
+    backbone = PARTS["backbone"][backbone_cfg.type][0](backbone_cfg, in_frames=in_frames)
+    decoder = PARTS["decoder"][decoder_cfg.type][0](backbone.feature_info, decoder_cfg,
+                                                    out_size=tuple(model_cfg.heatmap.size))
+    head = HeatmapHead(decoder.out_channels, output_frames, head_cfg)
+    return HeatmapModel(backbone, decoder, head, frames, output_frames, model_cfg.fusion)
