@@ -133,7 +133,6 @@ class SchedulerConfig:
 @dataclass
 class LossConfig:
     name: str = "focal"  # mse | focal | wbce
-    positive_weight: float = 1.0
 
 
 @dataclass
@@ -264,6 +263,14 @@ def check_values(cfg: DictConfig) -> None:
     require(cfg.training.batch_size >= 1, "training.batch_size", "expected at least 1")
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))
+
+
+def from_container(values: dict) -> DictConfig:
+    """A saved config (checkpoint, spawned process) back into the typed schema, checked again."""
+    check_keys(values, RootConfig(), "", source="a saved config")
+    cfg = _merge(OmegaConf.structured(RootConfig), values, source="a saved config")
+    check_values(cfg)
+    return cfg
 
 
 def to_container(cfg: DictConfig) -> dict:

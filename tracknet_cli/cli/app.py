@@ -9,13 +9,14 @@ import traceback
 import typer
 
 from tracknet_cli import __version__
-from tracknet_cli.cli import prepare
-from tracknet_cli.cli.console import error_console
+from tracknet_cli.cli import eval as eval_command
+from tracknet_cli.cli import prepare, train
+from tracknet_cli.console import error_console
 from tracknet_cli.errors import TracknetError
 
 HELP = """Train, evaluate, run and ship ball-tracking models for tennis and badminton video.
 
-Example: [bold]tracknet prepare synthetic --out data/synthetic[/]
+Example: [bold]tracknet prepare synthetic --out data/synthetic && tracknet train --model fast_heatmap[/]
 """
 
 
@@ -49,6 +50,8 @@ app = _App(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(prepare.app, name="prepare")
+app.command(name="train")(train.train)
+app.command(name="eval")(eval_command.evaluate)
 
 
 def _show_version(value: bool) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tracknet_cli.cli.console import console, key_value_table, print_written, progress_bar
+from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 from tracknet_cli.datasets.synthetic import SyntheticSpec, generate_synthetic_dataset
 from tracknet_cli.datasets.validate import ValidationReport, validate_tracknet
 from tracknet_cli.datasets.video_clip import video_to_clip

@@ -85,12 +85,17 @@ class TrackNetSequenceDataset(Dataset):
         negatives: bool = True,
         use_cache: bool = True,
         normalize: bool = True,
+        seed: int = 0,
     ):
         self.spec = spec
         # a plain dataclass: OmegaConf's attribute access would cost more than the augmentation
-        self.augment = OmegaConf.to_object(augment) if isinstance(augment, DictConfig) else augment
+        if isinstance(augment, DictConfig):
+            augment = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(AugmentConfig), augment))
+        self.augment = augment
         self.negatives = negatives
         self.normalize = normalize
+        self.seed = seed
+        self.epoch = 0
         self.clips = _clip_arrays(index, clips)
         self.windows = _windows(self.clips, spec.frames, stride)
         cache_dir = index.cache_dir(spec.input_size) if use_cache else None
@@ -111,10 +116,19 @@ class TrackNetSequenceDataset(Dataset):
         points = rescale_points(clip.points[out_rows], original_size, self.spec.input_size)
         visibility = clip.visibility[out_rows].copy()
         if self.augment is not None:
-            transform = sample_transform(self.augment, self.spec.input_size, _sample_rng())
+            transform = sample_transform(self.augment, self.spec.input_size, self._sample_rng(item))
             frames = transform.apply(frames)
             points = transform.map_points(points)
         return self._sample(clip, rows, frames, points, visibility, original_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Augmentation is a function of (seed, epoch, sample): new every epoch, yet the same
+        whichever worker or process loads the sample, so resumed and multi-process training
+        repeat a single-process run exactly."""
+        self.epoch = epoch
+
+    def _sample_rng(self, item: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.epoch, item])
 
     def _sample(self, clip: _Clip, rows: list[int], frames: np.ndarray, points: np.ndarray,
                 visibility: np.ndarray, original_size: tuple[int, int]) -> dict:
@@ -153,15 +167,6 @@ class TrackNetFrameDataset(TrackNetSequenceDataset):
 
     def __init__(self, index: DatasetIndex, spec: SampleSpec, **kwargs):
         super().__init__(index, SampleSpec(**{**spec.__dict__, "frames": 1, "output_frames": 1}), **kwargs)
-
-
-def _sample_rng() -> np.random.Generator:
-    """A NumPy generator drawn from torch's RNG, which DataLoader seeds per worker and epoch.
-
-    NumPy's global RNG is not reseeded in workers (every worker would augment alike); torch's is,
-    from the training seed, so augmentation is random across workers yet reproducible.
-    """
-    return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
 
 
 def _clip_arrays(index: DatasetIndex, clips: list[str] | None) -> list[_Clip]:
@@ -242,7 +247,8 @@ def load_index(root: str | Path) -> DatasetIndex:
     return report.index
 
 
-def build_dataset(cfg: DictConfig, split: str, train: bool | None = None) -> TrackNetSequenceDataset:
+def build_dataset(cfg: DictConfig, split: str, train: bool | None = None,
+                  normalize: bool = True) -> TrackNetSequenceDataset:
     """The dataset of `split` from a resolved config; augmented and strided for training."""
     train = (split == "train") if train is None else train
     index = load_index(cfg.data.root)
@@ -254,4 +260,6 @@ def build_dataset(cfg: DictConfig, split: str, train: bool | None = None) -> Tra
         augment=cfg.data.augment if train else None,
         negatives=cfg.data.negatives,
         use_cache=cfg.data.cache == "auto",
+        normalize=normalize,
+        seed=cfg.training.seed,
     )

@@ -1,4 +1,4 @@
-"""What every subcommand shares: the Rich console, progress bars, tables and run-dir lines."""
+"""Terminal output shared by the CLI and long-running library work: console, progress bars, tables."""
 
 from __future__ import annotations
 

@@ -1,0 +1,73 @@
+"""`tracknet eval`: score a checkpoint on a split, with the protocol in every report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from tracknet_cli.console import console, print_written, progress_bar
+from tracknet_cli.errors import TracknetError
+from tracknet_cli.runs import DEFAULT_ROOT, new_run_dir
+
+
+def evaluate(
+    overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Config overrides."),
+    weights: Path = typer.Option(None, "--weights", help="Checkpoint (default: newest runs/train/*/weights/best.pt)."),
+    data: str = typer.Option(None, "--data", help="Data config name or path (default: the checkpoint's)."),
+    split: str = typer.Option("test", "--split", help="Split of the data config to score."),
+    pck: list[float] = typer.Option(None, "--pck", help="PCK radius in pixels; repeat for several."),
+    tolerance: float = typer.Option(4.0, "--tolerance", help="TP distance in original-frame pixels."),
+    visibility: str = typer.Option("1,2,3", "--visibility", help="Visibility codes that count as ball present (WASB: 1,2)."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Heatmap peak needed to call a ball."),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    name: str = typer.Option(None, "--name", help="Run name under runs/eval/."),
+    exist_ok: bool = typer.Option(False, "--exist-ok"),
+) -> None:
+    """Evaluate ball detection: TP/FP1/FP2/FN/TN, precision, recall, F1, L2 error, PCK.
+
+    Example: [bold]tracknet eval --weights runs/train/exp/weights/best.pt --pck 5 --pck 10[/]
+    """
+    from tracknet_cli.evaluation.evaluate import evaluate_checkpoint, save_evaluation
+    from tracknet_cli.evaluation.metrics import Protocol
+
+    if weights is None:
+        weights = _newest_best()
+        console.print(f"Using the newest checkpoint [bold]{weights}[/]")
+    try:
+        codes = tuple(int(code) for code in visibility.split(","))
+        protocol = Protocol(tolerance=tolerance, visibility=codes, pck_radii=tuple(pck or (5.0, 10.0)))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    run_dir = new_run_dir("eval", name, exist_ok)
+    with progress_bar("windows") as bar:
+        task = bar.add_task(f"Evaluating {split}", total=None)
+        evaluation, context = evaluate_checkpoint(
+            weights, split, data, protocol, threshold, batch_size, device, overrides=overrides or [],
+            on_start=lambda n: bar.update(task, total=n), progress=lambda n: bar.advance(task, n))
+    save_evaluation(evaluation, context, run_dir)
+    console.print(_metrics_table(evaluation, context))
+    print_written(run_dir)
+
+
+def _newest_best() -> Path:
+    candidates = [p for p in DEFAULT_ROOT.glob("train/*/weights/best.pt") if p.is_file()]
+    if not candidates:
+        raise TracknetError(f"no {DEFAULT_ROOT}/train/*/weights/best.pt found; pass --weights PATH")
+    return max(candidates, key=lambda p: p.stat().st_mtime)
+
+
+def _metrics_table(evaluation, context: dict) -> Table:
+    metrics = evaluation.metrics.as_dict()
+    table = Table(title=f"{context['model']} on {context['data']} / {context['split']} "
+                        f"({metrics['frames']} frames)",
+                  caption=f"Protocol: {evaluation.protocol.describe()}, threshold {context['threshold']}",
+                  title_justify="left", caption_justify="left")
+    counts = metrics.pop("counts")
+    for key in list(counts) + [k for k in metrics if k != "frames"]:
+        table.add_column(key, justify="right")
+    values = list(counts.values()) + [v for k, v in metrics.items() if k != "frames"]
+    table.add_row(*[("-" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)) for v in values])
+    return table

@@ -1,0 +1,67 @@
+"""`tracknet train`: train a model on a dataset, resume a run, or check a config with --dry-run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from omegaconf import OmegaConf
+
+from tracknet_cli.config import load_config
+from tracknet_cli.console import console, key_value_table, print_written
+from tracknet_cli.runs import new_run_dir
+
+
+def train(
+    overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...",
+                                          help="Config overrides, e.g. training.optimizer.lr=1e-4"),
+    model: str = typer.Option(None, "--model", help="Model config name or path (see configs/model/)."),
+    data: str = typer.Option("synthetic", "--data", help="Data config name or path."),
+    training: str = typer.Option("default", "--training", help="Training config name or path."),
+    epochs: int = typer.Option(None, "--epochs", help="Shortcut for training.epochs."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Shortcut for training.batch_size (global)."),
+    device: str = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N (training.device)."),
+    devices: int = typer.Option(1, "--devices", help="Processes for data-parallel training on this machine."),
+    resume: Path = typer.Option(None, "--resume", help="Continue the run of this last.pt exactly."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the config, run one train and one val batch, write nothing."),
+    name: str = typer.Option(None, "--name", help="Run name under runs/train/ (default exp, exp2, ...)."),
+    exist_ok: bool = typer.Option(False, "--exist-ok", help="Reuse the run directory if it exists."),
+) -> None:
+    """Train a heatmap model; writes runs/train/<name>/ with weights, results.csv and TensorBoard logs.
+
+    Example: [bold]tracknet train --model fast_heatmap --data synthetic --epochs 10[/]
+    """
+    from tracknet_cli.models import available_models
+    from tracknet_cli.training.launch import train as run_training
+    from tracknet_cli.training.trainer import Trainer
+
+    shortcuts = [f"training.{key}={value}" for key, value in
+                 (("epochs", epochs), ("batch_size", batch_size), ("device", device)) if value is not None]
+    overrides = list(overrides or []) + shortcuts
+    if resume is not None:
+        console.print(f"Resuming [bold]{resume}[/]")
+        result = run_training(None, None, devices, resume, overrides, console)
+        _report(result, resume.parent.parent)
+        return
+    if model is None:
+        raise typer.BadParameter(f"choose a model: {', '.join(available_models())}", param_hint="--model")
+    cfg = load_config(data, model, training, overrides)
+    if dry_run:
+        console.print(OmegaConf.to_yaml(cfg))
+        result = Trainer(cfg, None, console).dry_run()
+        console.print(key_value_table("Dry run (nothing written)", result.items()))
+        return
+    run_dir = new_run_dir("train", name, exist_ok)
+    console.print(f"Training [bold]{cfg.model.name}[/] on [bold]{cfg.data.name}[/] into {run_dir}")
+    result = run_training(cfg, run_dir, devices, console=console)
+    _report(result, run_dir)
+
+
+def _report(result, run_dir: Path) -> None:
+    if result is not None and result.interrupted:
+        console.print(f"[yellow]Interrupted[/] after epoch {result.epochs_done}; resume with "
+                      f"[bold]tracknet train --resume {run_dir / 'weights' / 'last.pt'}[/]")
+        raise typer.Exit(130)
+    if result is not None and result.best_metric is not None:
+        console.print(f"Best validation F1 {result.best_metric:.4f}")
+    print_written(run_dir)

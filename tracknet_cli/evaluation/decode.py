@@ -1,0 +1,93 @@
+"""Heatmap decoding: one sub-pixel ball position per heatmap, or none.
+
+The peak pixel only locates the ball to half a pixel of the heatmap, which is several pixels of
+the original frame. The targets are Gaussians and the log of a Gaussian is a parabola, so a
+parabola through the log-probabilities of the peak and its two neighbours along each axis puts the
+ball back where the label was, exactly for a target and closely for a good prediction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tracknet_cli.datasets.geometry import rescale_points
+
+# log(0) would make the parabola through a zero neighbour NaN; the smallest float32 keeps it finite.
+_LOG_FLOOR = float(np.log(np.finfo(np.float32).tiny))
+
+
+def decode_heatmaps(
+    logits: torch.Tensor, threshold: float = 0.5, from_logits: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N, Hh, Wh] heatmaps -> (points [N, 2] (x, y) in heatmap pixels, NaN where no ball,
+    scores [N]).
+
+    The score is the peak probability whether or not it clears `threshold`, so callers can sweep
+    thresholds or report confidence without decoding again. Outputs are float32 on the input's
+    device, whatever its dtype.
+    """
+    if logits.ndim != 3:
+        raise ValueError(f"expected heatmaps [N, Hh, Wh], got shape {tuple(logits.shape)}")
+    maps = logits.detach().float()
+    n, height, width = maps.shape
+    # sigmoid is monotone, so the peak of the logits is the peak of the probabilities
+    peak = maps.reshape(n, height * width).argmax(dim=1)
+    rows, cols = peak // width, peak % width
+    frames = torch.arange(n, device=maps.device)
+
+    def log_prob_at(dy: int, dx: int) -> torch.Tensor:
+        value = maps[frames, (rows + dy).clamp(0, height - 1), (cols + dx).clamp(0, width - 1)]
+        log_prob = F.logsigmoid(value) if from_logits else value.log()
+        return log_prob.clamp_min(_LOG_FLOOR)
+
+    centre = log_prob_at(0, 0)
+    dx = _parabola_offset(log_prob_at(0, -1), centre, log_prob_at(0, 1), cols, width)
+    dy = _parabola_offset(log_prob_at(-1, 0), centre, log_prob_at(1, 0), rows, height)
+    points = torch.stack([cols + dx, rows + dy], dim=1)
+
+    scores = maps[frames, rows, cols]
+    if from_logits:
+        scores = torch.sigmoid(scores)
+    points[~(scores >= threshold)] = float("nan")  # a NaN heatmap has no ball either
+    return points, scores
+
+
+def _parabola_offset(
+    before: torch.Tensor, centre: torch.Tensor, after: torch.Tensor,
+    index: torch.Tensor, length: int,
+) -> torch.Tensor:
+    """Sub-pixel offset of a parabola's vertex through three log-probabilities, within [-0.5, 0.5].
+
+    Zero at the border (one neighbour missing) or where a neighbour is not lower than the peak
+    (a plateau has no single vertex), so the peak pixel itself is kept there.
+    """
+    rise_before, rise_after = centre - before, centre - after
+    usable = (index > 0) & (index < length - 1) & (rise_before > 0) & (rise_after > 0)
+    curvature = torch.where(usable, rise_before + rise_after, torch.ones_like(centre))
+    offset = (rise_before - rise_after) / (2 * curvature)
+    return torch.where(usable, offset.clamp(-0.5, 0.5), torch.zeros_like(offset))
+
+
+def to_original_pixels(
+    points: np.ndarray | torch.Tensor, heatmap_size: tuple[int, int], original_sizes: np.ndarray
+) -> np.ndarray:
+    """Heatmap-pixel points [N, 2] -> original-frame pixels; NaN stays NaN.
+
+    `original_sizes` is one (W, H) per row [N, 2], or a single (W, H) for all rows.
+
+    Metrics are measured in the original frame, and a batch may mix clips of different sizes, so
+    each distinct size gets geometry's pixel-centre resize map.
+    """
+    if isinstance(points, torch.Tensor):
+        points = points.detach().cpu().numpy()
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    sizes = np.broadcast_to(np.asarray(original_sizes), points.shape)
+    unique_sizes, which = np.unique(sizes, axis=0, return_inverse=True)
+    which = which.reshape(-1)  # numpy 2.0.x returns the inverse with the input's shape
+    original = np.empty_like(points)
+    for group, (width, height) in enumerate(unique_sizes):
+        rows = which == group
+        original[rows] = rescale_points(points[rows], heatmap_size, (width, height))
+    return original

@@ -1,0 +1,54 @@
+"""`tracknet eval`: a checkpoint on a dataset split, with the protocol written into every report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from tracknet_cli.config import apply_overrides, load_config
+from tracknet_cli.datasets.tracknet import build_dataset
+from tracknet_cli.evaluation.evaluator import Evaluation, predict_frames, score
+from tracknet_cli.evaluation.metrics import Protocol
+from tracknet_cli.fileio import atomic_path, write_json
+from tracknet_cli.training.checkpoint import load_model
+from tracknet_cli.training.trainer import autocast_dtype, select_device
+
+
+def evaluate_checkpoint(weights: str | Path, split: str = "test", data: str | None = None,
+                        protocol: Protocol = Protocol(), threshold: float = 0.5, batch_size: int = 16,
+                        device: str = "auto", num_workers: int = 2, overrides: list[str] | tuple = (),
+                        on_start: Callable[[int], None] | None = None,
+                        progress: Callable[[int], None] | None = None) -> tuple[Evaluation, dict]:
+    """Score `weights` on `split` of its own dataset, or of the data config `data`."""
+    torch_device = select_device(device)
+    model, cfg, checkpoint = load_model(weights, torch_device)
+    if data is not None:
+        cfg.data = load_config(data=data, model=None).data
+    cfg = apply_overrides(cfg, overrides)
+    dataset = build_dataset(cfg, split, train=False, normalize=False)
+    if on_start:
+        on_start(len(dataset))
+    predictions = predict_frames(model, dataset, torch_device, batch_size, threshold, num_workers,
+                                 autocast_dtype(torch_device, cfg.training.amp), progress)
+    evaluation = score(predictions, protocol)
+    context = {"weights": str(weights), "model": cfg.model.name, "data": cfg.data.name,
+               "root": cfg.data.root, "split": split, "threshold": threshold,
+               "epoch": checkpoint["epoch"], "windows": len(dataset)}
+    return evaluation, context
+
+
+def save_evaluation(evaluation: Evaluation, context: dict, run_dir: Path) -> None:
+    """metrics.json (with the protocol), predictions.csv (a row per frame), per_clip.csv."""
+    protocol = evaluation.protocol
+    write_json(run_dir / "metrics.json", {
+        **context,
+        "protocol": {"description": protocol.describe(), "tolerance_px": protocol.tolerance,
+                     "resolution": protocol.resolution, "visibility_present": list(protocol.visibility),
+                     "pck_radii": list(protocol.pck_radii)},
+        "metrics": evaluation.metrics.as_dict(),
+    })
+    for name, table in (("predictions.csv", evaluation.predictions), ("per_clip.csv", evaluation.per_clip)):
+        with atomic_path(run_dir / name) as tmp:
+            table.to_csv(tmp, index=False, float_format="%.3f")

@@ -1,0 +1,1 @@
+"""Training: the trainer, losses, optimisation, checkpoints, distributed helpers, run outputs."""

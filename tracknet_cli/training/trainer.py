@@ -1,0 +1,330 @@
+"""The trainer: one loop for CPU, one GPU and data-parallel GPUs, built from a resolved config.
+
+    trainer = Trainer(cfg, run_dir)       # or Trainer.from_checkpoint(path, overrides) to resume
+    result = trainer.fit()
+
+Each epoch: shuffled windows (the same order on every process, dealt round-robin), AMP on CUDA
+(bf16 where supported), gradient accumulation and clipping, a per-step cosine schedule; then
+validation (F1 at the configured tolerance), `weights/last.pt`, `weights/best.pt` when F1
+improves, a row in `results.csv`, TensorBoard scalars and images, `results.png`. Ctrl-C saves a
+`last.pt` that resumes at the very next batch; a non-finite loss stops the run and keeps the last
+good checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+from torch.utils.data import DataLoader
+
+from tracknet_cli.config import apply_overrides, from_container, save_config, to_container
+from tracknet_cli.console import progress_bar
+from tracknet_cli.datasets.tracknet import build_dataset, normalize_frames
+from tracknet_cli.errors import TracknetError
+from tracknet_cli.evaluation.evaluator import predict_frames, score
+from tracknet_cli.evaluation.metrics import Protocol
+from tracknet_cli.models import build_model
+from tracknet_cli.training import distributed
+from tracknet_cli.training.checkpoint import (
+    check_resume_config,
+    load_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+from tracknet_cli.training.losses import build_loss
+from tracknet_cli.training.optim import build_optimizer, build_scheduler
+
+VALIDATION_TOLERANCE = 4.0  # px at the original resolution: what best.pt is chosen by
+
+
+class TrainingError(TracknetError):
+    """Training cannot go on (a non-finite loss, an empty split)."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path | None
+    epochs_done: int
+    best_metric: float | None
+    interrupted: bool = False
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def last(self) -> Path | None:
+        return self.run_dir / "weights" / "last.pt" if self.run_dir else None
+
+    @property
+    def best(self) -> Path | None:
+        path = self.run_dir / "weights" / "best.pt" if self.run_dir else None
+        return path if path and path.is_file() else None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def select_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise TracknetError(f"device {name!r} requested but CUDA is not available")
+        if distributed.world_size() > 1:
+            return torch.device("cuda", torch.cuda.current_device())
+    return torch.device(name)
+
+
+def autocast_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """bf16 on GPUs that have it (no loss scaling needed), else fp16; full precision on CPU."""
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+class Trainer:
+    def __init__(self, cfg: DictConfig, run_dir: Path | None, console: Console | None = None,
+                 checkpoint: dict | None = None):
+        self.cfg = cfg
+        self.train_cfg = cfg.training
+        self.run_dir = Path(run_dir) if run_dir and distributed.is_main() else None
+        self.console = console if distributed.is_main() else None
+        self.device = select_device(self.train_cfg.device)
+        seed_everything(self.train_cfg.seed)
+
+        self.train_set = build_dataset(cfg, "train", normalize=False)
+        self.val_set = build_dataset(cfg, "val", normalize=False) if "val" in cfg.data.splits else None
+        self.world = distributed.world_size()
+        self.global_batch = int(self.train_cfg.batch_size)
+        if self.global_batch % self.world:
+            raise TracknetError(f"training.batch_size {self.global_batch} must split evenly over "
+                                f"{self.world} processes")
+        self.local_batch = self.global_batch // self.world
+        self.sampler = distributed.EpochSampler(len(self.train_set), self.train_cfg.seed,
+                                                drop_last_to=self.global_batch)
+        self.batches_per_epoch = len(self.sampler)  // self.local_batch
+        if self.batches_per_epoch == 0:
+            raise TrainingError(f"the train split has {len(self.train_set)} windows, fewer than one "
+                                f"batch of {self.global_batch}")
+        self.accumulate = int(self.train_cfg.accumulate)
+        steps_per_epoch = max(1, self.batches_per_epoch // self.accumulate)
+
+        self.model = build_model(cfg.model).to(self.device)
+        if self.device.type == "cuda" and self.train_cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
+        self.optimizer = build_optimizer(self.model, self.train_cfg.optimizer)
+        self.scheduler = build_scheduler(self.optimizer, self.train_cfg.scheduler,
+                                         steps_per_epoch * self.train_cfg.epochs, steps_per_epoch)
+        self.amp_dtype = autocast_dtype(self.device, self.train_cfg.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.loss_fn = build_loss(self.train_cfg.loss)
+
+        self.epoch, self.step, self.batches_done, self.best_metric = 0, 0, 0, None
+        history = []
+        if checkpoint is not None:
+            self._restore(checkpoint)
+            history = [row for row in _read_history(self.run_dir) if row["epoch"] <= self.epoch]
+        if self.world > 1:
+            self.model = torch.nn.parallel.DistributedDataParallel(self.model)
+        self.log = None
+        if self.run_dir is not None:
+            from tracknet_cli.training.run_log import RunLog
+
+            (self.run_dir / "weights").mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.run_dir / "config.yaml")
+            self.log = RunLog(self.run_dir, history)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                        console: Console | None = None) -> Trainer:
+        """Resume the run that wrote `path`: its run directory, its config plus `key=value` overrides."""
+        path = Path(path)
+        checkpoint = load_checkpoint(path)
+        cfg = apply_overrides(from_container(checkpoint["config"]), overrides)
+        check_resume_config(checkpoint, cfg, path)
+        return cls(cfg, path.parent.parent, console, checkpoint)
+
+    # ------------------------------------------------------------------------------------ fit
+    def fit(self) -> TrainResult:
+        history = list(self.log.rows) if self.log else []
+        try:
+            while self.epoch < self.train_cfg.epochs:
+                row = self._train_epoch()
+                row.update(self._validate() if self._validation_due() else {})
+                self._end_epoch(row)
+                history.append(row)
+        except KeyboardInterrupt:
+            if self.batches_done >= self.batches_per_epoch:  # stopped while validating: the epoch is trained
+                self.epoch, self.batches_done = self.epoch + 1, 0
+            else:  # a partial accumulation is replayed on resume
+                self.batches_done -= self.batches_done % self.accumulate
+            self._save("last.pt")
+            return TrainResult(self.run_dir, self.epoch, self.best_metric, interrupted=True, history=history)
+        finally:
+            if self.log:
+                self.log.close()
+        return TrainResult(self.run_dir, self.epoch, self.best_metric, history=history)
+
+    def _train_epoch(self) -> dict:
+        self.sampler.set_epoch(self.epoch, skip=self.batches_done * self.local_batch)
+        self.train_set.set_epoch(self.epoch)
+        loader = DataLoader(self.train_set, batch_size=self.local_batch, sampler=self.sampler,
+                            num_workers=self.train_cfg.num_workers, drop_last=True,
+                            pin_memory=self.device.type == "cuda",
+                            generator=torch.Generator().manual_seed(self.train_cfg.seed + self.epoch))  # not the global RNG
+        self.model.train()
+        losses, started, seen = [], time.perf_counter(), 0
+        with self._progress() as progress:
+            task = progress.add_task(f"Epoch {self.epoch + 1}/{self.train_cfg.epochs}",
+                                     total=self.batches_per_epoch, completed=self.batches_done) if progress else None
+            for batch in loader:
+                loss = self._train_step(batch)
+                losses.append(loss)
+                seen += self.global_batch
+                if progress:
+                    rate = seen / (time.perf_counter() - started)
+                    progress.update(task, advance=1, description=f"Epoch {self.epoch + 1}/"
+                                    f"{self.train_cfg.epochs}  loss {loss:.4f}  {rate:,.1f} samples/s")
+        return {"epoch": self.epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan,
+                "lr": self.optimizer.param_groups[-1]["lr"], "time": round(time.perf_counter() - started, 2)}
+
+    def _train_step(self, batch: dict) -> float:
+        frames = normalize_frames(batch["frames"].to(self.device, non_blocking=True), self.train_set.spec)
+        if self.device.type == "cuda" and self.train_cfg.channels_last:
+            frames = frames.contiguous(memory_format=torch.channels_last) if frames.dim() == 4 else frames
+        targets = batch["heatmaps"].to(self.device, non_blocking=True)
+        mask = batch["mask"].to(self.device, non_blocking=True)
+        last_micro = (self.batches_done + 1) % self.accumulate == 0
+        sync = nullcontext() if last_micro or self.world == 1 else self.model.no_sync()
+        with sync:
+            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                                enabled=self.amp_dtype is not None):
+                logits = self.model(frames)
+            total, count = self.loss_fn(logits, targets, mask)
+            global_count = distributed.all_reduce_sum(count.detach()).clamp(min=1.0)
+            loss = total / global_count * self.world
+            global_loss = distributed.all_reduce_sum(total.detach()) / global_count
+            if not torch.isfinite(global_loss):
+                kept = f" in {self.run_dir / 'weights'}" if self.run_dir else ""
+                raise TrainingError(
+                    f"the loss became {global_loss.item()} at epoch {self.epoch + 1}, batch "
+                    f"{self.batches_done + 1}; stopped without saving these weights. The last good "
+                    f"checkpoint is kept{kept}; try a lower training.optimizer.lr or training.amp=false")
+            self.scaler.scale(loss / self.accumulate).backward()
+        self.batches_done += 1
+        if last_micro:
+            self._optimizer_step()
+        if self.log and self.step % max(1, self.train_cfg.image_every) == 0 and last_micro:
+            self.log.heatmaps(batch["frames"], targets, logits.detach(), self.step)
+            self.log.scalars({"train/loss_step": global_loss.item(),
+                              "train/lr": self.optimizer.param_groups[-1]["lr"]}, self.step)
+        return global_loss.item()
+
+    def _optimizer_step(self) -> None:
+        if self.train_cfg.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.train_cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.step += 1
+
+    # ------------------------------------------------------------------------ validation, epoch end
+    def _validation_due(self) -> bool:
+        last = self.epoch + 1 == self.train_cfg.epochs
+        return self.val_set is not None and ((self.epoch + 1) % self.train_cfg.val_every == 0 or last)
+
+    def _validate(self) -> dict:
+        predictions = predict_frames(self._bare_model(), self.val_set, self.device,
+                                     batch_size=self.local_batch, num_workers=self.train_cfg.num_workers,
+                                     autocast_dtype=self.amp_dtype)
+        if not distributed.is_main():
+            return {}
+        metrics = score(predictions, Protocol(tolerance=VALIDATION_TOLERANCE)).metrics
+        return {"val_f1": metrics.f1, "val_precision": metrics.precision, "val_recall": metrics.recall,
+                "val_accuracy": metrics.accuracy, "val_median_l2": metrics.median_l2}
+
+    def _end_epoch(self, row: dict) -> None:
+        self.epoch, self.batches_done = self.epoch + 1, 0
+        if not distributed.is_main():
+            return
+        f1 = row.get("val_f1")
+        improved = f1 is not None and (self.best_metric is None or f1 > self.best_metric)
+        if improved:
+            self.best_metric = f1
+        if self.run_dir is not None:
+            self._save("last.pt", metrics=row)
+            if improved or self.val_set is None:
+                self._save("best.pt", metrics=row)
+            self.log.epoch(row)
+        if self.console:
+            self.console.print(_epoch_table(row, self.best_metric))
+
+    def _save(self, name: str, metrics: dict | None = None) -> None:
+        if self.run_dir is None:
+            return
+        save_checkpoint(self.run_dir / "weights" / name, model=self.model, config=to_container(self.cfg),
+                        epoch=self.epoch, step=self.step, batches_done=self.batches_done,
+                        best_metric=self.best_metric, optimizer=self.optimizer, scheduler=self.scheduler,
+                        scaler=self.scaler, metrics=metrics)
+
+    def _restore(self, checkpoint: dict) -> None:
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        if checkpoint["scaler"]:
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        self.epoch, self.step = checkpoint["epoch"], checkpoint["step"]
+        self.batches_done, self.best_metric = checkpoint["batches_done"], checkpoint["best_metric"]
+        restore_rng(checkpoint)
+
+    def _bare_model(self) -> torch.nn.Module:
+        return getattr(self.model, "module", self.model)
+
+    def _progress(self):
+        return progress_bar("batches") if self.console else nullcontext()
+
+    # ------------------------------------------------------------------------------------ dry run
+    def dry_run(self) -> dict:
+        """One training step and one validation batch; nothing is written."""
+        batch = next(iter(DataLoader(self.train_set, batch_size=self.local_batch, shuffle=True)))
+        self.model.train()
+        started = time.perf_counter()
+        loss = self._train_step(batch)
+        result = {"train_loss": loss, "train_batch_seconds": round(time.perf_counter() - started, 3),
+                  "input": list(batch["frames"].shape), "target": list(batch["heatmaps"].shape)}
+        if self.val_set is not None:
+            val_batch = next(iter(DataLoader(self.val_set, batch_size=self.local_batch)))
+            with torch.no_grad():
+                self.model.eval()
+                logits = self.model(normalize_frames(val_batch["frames"].to(self.device), self.val_set.spec))
+            result["val_output"] = list(logits.shape)
+        return result
+
+
+def _read_history(run_dir: Path | None) -> list[dict]:
+    path = run_dir / "results.csv" if run_dir else None
+    return pd.read_csv(path).to_dict("records") if path and path.is_file() else []
+
+
+def _epoch_table(row: dict, best: float | None) -> Table:
+    table = Table(show_header=True, header_style="bold", title_justify="left")
+    for key in row:
+        table.add_column(key, justify="right")
+    table.add_column("best F1", justify="right")
+    table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()],
+                  f"{best:.4f}" if best is not None else "-")
+    return table
