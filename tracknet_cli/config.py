@@ -118,7 +118,7 @@ class ModelConfig:
 class OptimizerConfig:
     name: str = "adamw"
     lr: float = 1e-3
-    backbone_lr: float = 1e-4
+    backbone_lr: float | None = None  # None: lr / 10 for a pretrained backbone, lr for a random one
     weight_decay: float = 0.05
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
 

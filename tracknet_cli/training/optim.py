@@ -10,12 +10,16 @@ from torch import nn
 from tracknet_cli.errors import ConfigError
 
 
-def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, cfg, pretrained_backbone: bool) -> torch.optim.Optimizer:
     """AdamW over four groups: backbone or not, decayed or not.
 
-    A pretrained backbone wants a smaller step than the freshly initialised decoder and head; norm
-    weights and biases (1-D tensors) get no weight decay, which would only pull them to zero.
+    A pretrained backbone wants a smaller step than the freshly initialised decoder and head (by
+    default a tenth); a random one learns like the rest. Norm weights and biases (1-D tensors) get
+    no weight decay, which would only pull them to zero.
     """
+    backbone_lr = cfg.backbone_lr
+    if backbone_lr is None:
+        backbone_lr = cfg.lr / 10 if pretrained_backbone else cfg.lr
     if cfg.name != "adamw":
         raise ConfigError(f"training.optimizer.name {cfg.name!r} is not supported (adamw)")
     groups: dict[tuple[bool, bool], list] = {}
@@ -24,7 +28,7 @@ def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
             key = (name.startswith("backbone."), parameter.ndim > 1)
             groups.setdefault(key, []).append(parameter)
     param_groups = [
-        {"params": params, "lr": cfg.backbone_lr if in_backbone else cfg.lr,
+        {"params": params, "lr": backbone_lr if in_backbone else cfg.lr,
          "weight_decay": cfg.weight_decay if decayed else 0.0}
         for (in_backbone, decayed), params in sorted(groups.items())
     ]

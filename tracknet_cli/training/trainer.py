@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 import random
+import signal
+import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,7 +126,8 @@ class Trainer:
         self.model = build_model(cfg.model).to(self.device)
         if self.device.type == "cuda" and self.train_cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
-        self.optimizer = build_optimizer(self.model, self.train_cfg.optimizer)
+        self.optimizer = build_optimizer(self.model, self.train_cfg.optimizer,
+                                         pretrained_backbone=bool(cfg.model.backbone.get("use_pretrained")))
         self.scheduler = build_scheduler(self.optimizer, self.train_cfg.scheduler,
                                          steps_per_epoch * self.train_cfg.epochs, steps_per_epoch)
         self.amp_dtype = autocast_dtype(self.device, self.train_cfg.amp)
@@ -132,6 +135,7 @@ class Trainer:
         self.loss_fn = build_loss(self.train_cfg.loss)
 
         self.epoch, self.step, self.batches_done, self.best_metric = 0, 0, 0, None
+        self._stop_flag = False  # set by the first Ctrl-C
         history = []
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -160,11 +164,14 @@ class Trainer:
     def fit(self) -> TrainResult:
         history = list(self.log.rows) if self.log else []
         try:
-            while self.epoch < self.train_cfg.epochs:
-                row = self._train_epoch()
-                row.update(self._validate() if self._validation_due() else {})
-                self._end_epoch(row)
-                history.append(row)
+            with self._stop_on_ctrl_c():
+                while self.epoch < self.train_cfg.epochs:
+                    row = self._train_epoch()
+                    row.update(self._validate() if self._validation_due() else {})
+                    self._end_epoch(row)
+                    history.append(row)
+                    if self._stop_requested():
+                        raise KeyboardInterrupt
         except KeyboardInterrupt:
             if self.batches_done >= self.batches_per_epoch:  # stopped while validating: the epoch is trained
                 self.epoch, self.batches_done = self.epoch + 1, 0
@@ -192,13 +199,15 @@ class Trainer:
             for batch in loader:
                 loss = self._train_step(batch)
                 losses.append(loss)
+                if self.batches_done % self.accumulate == 0 and self._stop_requested():
+                    raise KeyboardInterrupt
                 seen += self.global_batch
                 if progress:
                     rate = seen / (time.perf_counter() - started)
                     progress.update(task, advance=1, description=f"Epoch {self.epoch + 1}/"
                                     f"{self.train_cfg.epochs}  loss {loss:.4f}  {rate:,.1f} samples/s")
         return {"epoch": self.epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan,
-                "lr": self.optimizer.param_groups[-1]["lr"], "time": round(time.perf_counter() - started, 2)}
+                "lr": self.optimizer.param_groups[0]["lr"], "time": round(time.perf_counter() - started, 2)}
 
     def _train_step(self, batch: dict) -> float:
         frames = normalize_frames(batch["frames"].to(self.device, non_blocking=True), self.train_set.spec)
@@ -229,7 +238,7 @@ class Trainer:
         if self.log and self.step % max(1, self.train_cfg.image_every) == 0 and last_micro:
             self.log.heatmaps(batch["frames"], targets, logits.detach(), self.step)
             self.log.scalars({"train/loss_step": global_loss.item(),
-                              "train/lr": self.optimizer.param_groups[-1]["lr"]}, self.step)
+                              "train/lr": self.optimizer.param_groups[0]["lr"]}, self.step)
         return global_loss.item()
 
     def _optimizer_step(self) -> None:
@@ -290,6 +299,33 @@ class Trainer:
         self.epoch, self.step = checkpoint["epoch"], checkpoint["step"]
         self.batches_done, self.best_metric = checkpoint["batches_done"], checkpoint["best_metric"]
         restore_rng(checkpoint)
+
+    @contextmanager
+    def _stop_on_ctrl_c(self):
+        """The first Ctrl-C asks to stop after the current step (so last.pt resumes exactly);
+        a second one stops at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum, frame):
+            if self._stop_flag:
+                raise KeyboardInterrupt
+            self._stop_flag = True
+            if self.console:
+                self.console.print("[yellow]Stopping after this step and saving last.pt "
+                                   "(Ctrl-C again to stop at once)[/]")
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _stop_requested(self) -> bool:
+        """Every process stops at the same step: one process's Ctrl-C stops them all."""
+        flag = torch.tensor(float(self._stop_flag))
+        return bool(distributed.all_reduce_sum(flag) > 0) if self.world > 1 else bool(flag)
 
     def _bare_model(self) -> torch.nn.Module:
         return getattr(self.model, "module", self.model)

@@ -1,0 +1,159 @@
+"""Training end to end on a tiny dataset: outputs, resume, interruption, failures, data parallel."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+from tests.conftest import make_tiny_dataset
+from tracknet_cli.config import load_config
+from tracknet_cli.errors import ConfigError, DataError
+from tracknet_cli.training.checkpoint import load_checkpoint, load_model
+from tracknet_cli.training.launch import train
+from tracknet_cli.training.trainer import Trainer, TrainingError
+
+TINY = ["model.input_size=[128,64]", "model.heatmap.size=[64,32]", "model.decoder.lateral_dim=16",
+        "model.head.channels=8", "training.num_workers=0", "training.batch_size=4", "training.epochs=2",
+        "training.image_every=2", "training.optimizer.lr=3e-3"]
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("train_data")
+    root = make_tiny_dataset(folder / "tiny")
+    config = folder / "tiny.yaml"
+    config.write_text(f"name: tiny\nroot: {root}\nsplits:\n  train: {{games: [1]}}\n"
+                      "  val: {clips: [game2/Clip1]}\n  test: {clips: [game2/Clip1, game2/Clip2]}\n")
+    return config
+
+
+def tiny_config(data, *extra):
+    return load_config(data, "fast_heatmap", "default", TINY + list(extra))
+
+
+def weights(path):
+    return load_checkpoint(path)["model"]
+
+
+def test_run_writes_everything(tiny_data, tmp_path):
+    result = Trainer(tiny_config(tiny_data), tmp_path / "run").fit()
+    run = tmp_path / "run"
+    assert result.epochs_done == 2 and not result.interrupted
+    for name in ("config.yaml", "weights/last.pt", "weights/best.pt", "results.csv", "results.png"):
+        assert (run / name).is_file(), name
+    assert list(run.glob("events.out.tfevents.*"))
+    table = pd.read_csv(run / "results.csv")
+    assert table["epoch"].tolist() == [1, 2]
+    assert {"train_loss", "val_f1", "val_precision", "val_recall", "lr", "time"} <= set(table.columns)
+    state = torch.load(run / "weights/last.pt", weights_only=True)
+    assert state["epoch"] == 2 and state["config"]["model"]["name"] == "fast_heatmap"
+    assert {"model", "optimizer", "scheduler", "scaler", "rng", "version", "best_metric"} <= set(state)
+    assert state["best_metric"] == pytest.approx(table["val_f1"].max())
+    model, cfg, _ = load_model(run / "weights/best.pt")
+    assert model(torch.zeros(1, 3, 3, 64, 128)).shape == (1, 3, 32, 64)
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tiny_data, tmp_path, monkeypatch):
+    Trainer(tiny_config(tiny_data), tmp_path / "straight").fit()
+
+    calls = {"n": 0}
+    original = Trainer._optimizer_step
+
+    def ctrl_c_on_step_5(self):
+        original(self)
+        calls["n"] += 1
+        if calls["n"] == 5:  # the first step of the second epoch (4 batches an epoch)
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(Trainer, "_optimizer_step", ctrl_c_on_step_5)
+    result = Trainer(tiny_config(tiny_data), tmp_path / "broken").fit()
+    monkeypatch.setattr(Trainer, "_optimizer_step", original)
+    assert result.interrupted
+    saved = load_checkpoint(tmp_path / "broken/weights/last.pt")
+    assert (saved["epoch"], saved["batches_done"], saved["step"]) == (1, 1, 5)
+
+    resumed = Trainer.from_checkpoint(tmp_path / "broken/weights/last.pt").fit()
+    assert resumed.epochs_done == 2 and not resumed.interrupted
+    a, b = weights(tmp_path / "straight/weights/last.pt"), weights(tmp_path / "broken/weights/last.pt")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+    assert pd.read_csv(tmp_path / "broken/results.csv")["epoch"].tolist() == [1, 2]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path, monkeypatch):
+    trainer = Trainer(tiny_config(tiny_data), tmp_path / "run")
+    loss_fn = trainer.loss_fn
+    calls = {"n": 0}
+
+    def poisoned(logits, targets, mask):
+        calls["n"] += 1
+        total, count = loss_fn(logits, targets, mask)
+        return (total * float("nan"), count) if calls["n"] == 5 else (total, count)
+
+    trainer.loss_fn = poisoned
+    with pytest.raises(TrainingError, match="loss became nan at epoch 2, batch 1"):
+        trainer.fit()
+    kept = load_checkpoint(tmp_path / "run/weights/last.pt")
+    assert kept["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point())
+
+
+def test_resume_into_another_model_is_refused(tiny_data, tmp_path):
+    Trainer(tiny_config(tiny_data, "training.epochs=1"), tmp_path / "run").fit()
+    with pytest.raises(ConfigError, match="model.decoder.lateral_dim"):
+        Trainer.from_checkpoint(tmp_path / "run/weights/last.pt", ["model.decoder.lateral_dim=32"])
+
+
+def test_strangers_and_truncated_checkpoints_are_refused(tmp_path):
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(DataError, match="not a tracknet checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DataError, match="not a readable tracknet checkpoint"):
+        load_checkpoint(tmp_path / "cut.pt")
+
+
+def test_two_processes_follow_the_one_process_curve(tiny_data, tmp_path):
+    cfg = tiny_config(tiny_data, "training.epochs=2")
+    train(cfg, tmp_path / "one", devices=1)
+    train(cfg, tmp_path / "two", devices=2)  # gloo on CPU, 2 samples per process
+    one, two = (pd.read_csv(tmp_path / f"{n}/results.csv") for n in ("one", "two"))
+    assert two["train_loss"].tolist() == pytest.approx(one["train_loss"].tolist(), rel=1e-4)
+    assert two["val_f1"].tolist() == pytest.approx(one["val_f1"].tolist(), abs=1e-6)
+    # Adam turns float-rounding differences in near-zero gradients into lr-sized steps, so compare
+    # what the weights do, not each weight
+    x = torch.randn(2, 3, 3, 64, 128, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        outputs = [load_model(tmp_path / f"{n}/weights/last.pt")[0](x) for n in ("one", "two")]
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=2e-3)
+
+
+def test_dry_run_writes_nothing(tiny_data, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tracknet_cli", "train", "--model", "fast_heatmap", "--data", str(tiny_data),
+         "--dry-run", *TINY], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Dry run (nothing written)" in result.stdout and "train_loss" in result.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_eval_files_agree_and_every_frame_counts_once(tiny_data, tmp_path):
+    from tracknet_cli.evaluation.evaluate import evaluate_checkpoint, save_evaluation
+    from tracknet_cli.evaluation.metrics import Protocol
+
+    Trainer(tiny_config(tiny_data, "training.epochs=1"), tmp_path / "run").fit()
+    evaluation, context = evaluate_checkpoint(tmp_path / "run/weights/best.pt", "test",
+                                              protocol=Protocol(tolerance=10), num_workers=0)
+    save_evaluation(evaluation, context, tmp_path / "eval")
+    metrics = json.loads((tmp_path / "eval/metrics.json").read_text())
+    predictions = pd.read_csv(tmp_path / "eval/predictions.csv")
+    assert len(predictions) == 20 and not predictions.duplicated(["clip", "frame"]).any()  # 2 clips x 10
+    counts = predictions["outcome"].value_counts().to_dict()
+    assert {k: counts.get(k, 0) for k in metrics["metrics"]["counts"]} == metrics["metrics"]["counts"]
+    assert metrics["protocol"]["tolerance_px"] == 10 and "visibility 1,2,3" in metrics["protocol"]["description"]
+    per_clip = pd.read_csv(tmp_path / "eval/per_clip.csv")
+    assert per_clip["clip"].tolist() == ["game2/Clip1", "game2/Clip2"]
+    assert per_clip["TP"].sum() == metrics["metrics"]["counts"]["TP"]
