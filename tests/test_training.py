@@ -157,3 +157,37 @@ def test_eval_files_agree_and_every_frame_counts_once(tiny_data, tmp_path):
     per_clip = pd.read_csv(tmp_path / "eval/per_clip.csv")
     assert per_clip["clip"].tolist() == ["game2/Clip1", "game2/Clip2"]
     assert per_clip["TP"].sum() == metrics["metrics"]["counts"]["TP"]
+
+
+def test_eval_on_data_it_never_saw(tiny_data, tmp_path):
+    """Another synthetic seed, plus a clip whose frames all lack a ball, through the CLI."""
+    import shutil
+
+    from tests.conftest import make_tiny_dataset
+    from tracknet_cli.datasets.labels import read_labels, write_tennis_labels
+    from tracknet_cli.datasets.synthetic import SyntheticSpec, generate_synthetic_dataset
+
+    Trainer(tiny_config(tiny_data, "training.epochs=1"), tmp_path / "runs/train/mine").fit()
+    unseen = tmp_path / "unseen"
+    generate_synthetic_dataset(unseen, SyntheticSpec(games=1, clips_per_game=1, frames_per_clip=12,
+                                                     width=320, height=180, seed=7), workers=1)
+    empty = make_tiny_dataset(tmp_path / "empty_src", games=(2,), clips=1) / "game2/Clip1"
+    shutil.copytree(empty, unseen / "game2/Clip1")
+    labels = read_labels(unseen / "game2/Clip1/Label.csv").assign(visibility=0)
+    write_tennis_labels(unseen / "game2/Clip1/Label.csv", labels)
+    data = tmp_path / "unseen.yaml"
+    data.write_text(f"name: unseen\nroot: {unseen}\nsplits:\n  test: {{games: [1, 2]}}\n")
+
+    result = subprocess.run([sys.executable, "-m", "tracknet_cli", "eval", "--data", str(data),
+                             "--tolerance", "10", "--pck", "5", "--num-workers", "0"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Using the newest checkpoint" in result.stdout and "mine" in result.stdout
+    metrics = json.loads((tmp_path / "runs/eval/exp/metrics.json").read_text())
+    predictions = pd.read_csv(tmp_path / "runs/eval/exp/predictions.csv")
+    assert len(predictions) == 12 + 10 and metrics["metrics"]["frames"] == 22
+    counts = predictions["outcome"].value_counts().to_dict()
+    assert metrics["metrics"]["counts"] == {k: counts.get(k, 0) for k in ("TP", "FP1", "FP2", "FN", "TN")}
+    empty_clip = predictions[predictions["clip"] == "game2/Clip1"]
+    assert set(empty_clip["outcome"]) <= {"TN", "FP2"}
+    assert metrics["protocol"]["pck_radii"] == [5.0]

@@ -22,6 +22,7 @@ def evaluate(
     visibility: str = typer.Option("1,2,3", "--visibility", help="Visibility codes that count as ball present (WASB: 1,2)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Heatmap peak needed to call a ball."),
     batch_size: int = typer.Option(16, "--batch-size"),
+    num_workers: int = typer.Option(2, "--num-workers", help="Loader processes."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     name: str = typer.Option(None, "--name", help="Run name under runs/eval/."),
     exist_ok: bool = typer.Option(False, "--exist-ok"),
@@ -45,7 +46,7 @@ def evaluate(
     with progress_bar("windows") as bar:
         task = bar.add_task(f"Evaluating {split}", total=None)
         evaluation, context = evaluate_checkpoint(
-            weights, split, data, protocol, threshold, batch_size, device, overrides=overrides or [],
+            weights, split, data, protocol, threshold, batch_size, device, num_workers, overrides or [],
             on_start=lambda n: bar.update(task, total=n), progress=lambda n: bar.advance(task, n))
     save_evaluation(evaluation, context, run_dir)
     console.print(_metrics_table(evaluation, context))
