@@ -62,15 +62,6 @@ class TrainResult:
     interrupted: bool = False
     history: list[dict] = field(default_factory=list)
 
-    @property
-    def last(self) -> Path | None:
-        return self.run_dir / "weights" / "last.pt" if self.run_dir else None
-
-    @property
-    def best(self) -> Path | None:
-        path = self.run_dir / "weights" / "best.pt" if self.run_dir else None
-        return path if path and path.is_file() else None
-
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -106,34 +97,9 @@ class Trainer:
         self.device = select_device(self.train_cfg.device)
         seed_everything(self.train_cfg.seed)
 
-        self.train_set = build_dataset(cfg, "train", normalize=False)
-        self.val_set = build_dataset(cfg, "val", normalize=False) if "val" in cfg.data.splits else None
         self.world = distributed.world_size()
-        self.global_batch = int(self.train_cfg.batch_size)
-        if self.global_batch % self.world:
-            raise TracknetError(f"training.batch_size {self.global_batch} must split evenly over "
-                                f"{self.world} processes")
-        self.local_batch = self.global_batch // self.world
-        self.sampler = distributed.EpochSampler(len(self.train_set), self.train_cfg.seed,
-                                                drop_last_to=self.global_batch)
-        self.batches_per_epoch = len(self.sampler)  // self.local_batch
-        if self.batches_per_epoch == 0:
-            raise TrainingError(f"the train split has {len(self.train_set)} windows, fewer than one "
-                                f"batch of {self.global_batch}")
-        self.accumulate = int(self.train_cfg.accumulate)
-        steps_per_epoch = max(1, self.batches_per_epoch // self.accumulate)
-
-        self.model = build_model(cfg.model).to(self.device)
-        if self.device.type == "cuda" and self.train_cfg.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
-        self.optimizer = build_optimizer(self.model, self.train_cfg.optimizer,
-                                         pretrained_backbone=bool(cfg.model.backbone.get("use_pretrained")))
-        self.scheduler = build_scheduler(self.optimizer, self.train_cfg.scheduler,
-                                         steps_per_epoch * self.train_cfg.epochs, steps_per_epoch)
-        self.amp_dtype = autocast_dtype(self.device, self.train_cfg.amp)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.loss_fn = build_loss(self.train_cfg.loss)
-
+        self._build_data()
+        self._build_model_and_optimisation()
         self.epoch, self.step, self.batches_done, self.best_metric = 0, 0, 0, None
         self._stop_flag = False  # set by the first Ctrl-C
         history = []
@@ -149,6 +115,37 @@ class Trainer:
             (self.run_dir / "weights").mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.run_dir / "config.yaml")
             self.log = RunLog(self.run_dir, history)
+
+    def _build_data(self) -> None:
+        cfg = self.cfg
+        self.train_set = build_dataset(cfg, "train", normalize=False)
+        self.val_set = build_dataset(cfg, "val", normalize=False) if "val" in cfg.data.splits else None
+        self.global_batch = int(self.train_cfg.batch_size)
+        if self.global_batch % self.world:
+            raise TracknetError(f"training.batch_size {self.global_batch} must split evenly over "
+                                f"{self.world} processes")
+        self.local_batch = self.global_batch // self.world
+        self.sampler = distributed.EpochSampler(len(self.train_set), self.train_cfg.seed,
+                                                drop_last_to=self.global_batch)
+        self.batches_per_epoch = len(self.sampler) // self.local_batch
+        if self.batches_per_epoch == 0:
+            raise TrainingError(f"the train split has {len(self.train_set)} windows, fewer than one "
+                                f"batch of {self.global_batch}")
+
+    def _build_model_and_optimisation(self) -> None:
+        cfg = self.cfg
+        self.model = build_model(cfg.model).to(self.device)
+        if self.device.type == "cuda" and self.train_cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
+        self.accumulate = int(self.train_cfg.accumulate)
+        steps_per_epoch = max(1, self.batches_per_epoch // self.accumulate)
+        self.optimizer = build_optimizer(self.model, self.train_cfg.optimizer,
+                                         pretrained_backbone=bool(cfg.model.backbone.get("use_pretrained")))
+        self.scheduler = build_scheduler(self.optimizer, self.train_cfg.scheduler,
+                                         steps_per_epoch * self.train_cfg.epochs, steps_per_epoch)
+        self.amp_dtype = autocast_dtype(self.device, self.train_cfg.amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.loss_fn = build_loss(self.train_cfg.loss)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, overrides: list[str] | tuple[str, ...] = (),
