@@ -19,7 +19,7 @@ def tracknet(*args, cwd=None):
                           text=True, cwd=cwd, timeout=120)
 
 
-@pytest.mark.parametrize("command", [[], ["prepare"], ["prepare", "synthetic"],
+@pytest.mark.parametrize("command", [[], ["prepare"], ["prepare", "synthetic"], ["train"], ["eval"],
                                      ["prepare", "tracknet"], ["prepare", "video"]])
 def test_every_help_shows_an_example(command):
     result = tracknet(*command, "--help")
@@ -85,3 +85,9 @@ def test_prepare_tracknet_clean_with_cache(tmp_path):
 def test_bad_size_is_rejected(tmp_path):
     result = tracknet("prepare", "tracknet", "--root", str(tmp_path), "--cache", "512by288")
     assert result.returncode != 0 and "WIDTHxHEIGHT" in result.stderr
+
+
+def test_train_help_lists_the_registered_models():
+    result = tracknet("train", "--help")
+    for name in ("fast_heatmap", "vit_heatmap", "convnext_fpn_heatmap"):
+        assert name in result.stdout.replace("\n", " ").replace("│", " ")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from omegaconf import OmegaConf
 
-from tracknet_cli.config import load_config
+from tracknet_cli.config import available_configs, load_config
 from tracknet_cli.console import console, key_value_table, print_written
 from tracknet_cli.runs import new_run_dir
 
@@ -15,7 +15,8 @@ from tracknet_cli.runs import new_run_dir
 def train(
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...",
                                           help="Config overrides, e.g. training.optimizer.lr=1e-4"),
-    model: str = typer.Option(None, "--model", help="Model config name or path (see configs/model/)."),
+    model: str = typer.Option(None, "--model", help="Model config name or path. Registered: "
+                              + ", ".join(available_configs("model")) + "."),
     data: str = typer.Option("synthetic", "--data", help="Data config name or path."),
     training: str = typer.Option("default", "--training", help="Training config name or path."),
     epochs: int = typer.Option(None, "--epochs", help="Shortcut for training.epochs."),
@@ -31,7 +32,6 @@ def train(
 
     Example: [bold]tracknet train --model fast_heatmap --data synthetic --epochs 10[/]
     """
-    from tracknet_cli.models import available_models
     from tracknet_cli.training.launch import train as run_training
     from tracknet_cli.training.trainer import Trainer
 
@@ -44,7 +44,7 @@ def train(
         _report(result, resume.parent.parent)
         return
     if model is None:
-        raise typer.BadParameter(f"choose a model: {', '.join(available_models())}", param_hint="--model")
+        raise typer.BadParameter(f"choose a model: {', '.join(available_configs('model'))}", param_hint="--model")
     cfg = load_config(data, model, training, overrides)
     if dry_run:
         console.print(OmegaConf.to_yaml(cfg))
