@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from tracknet_cli.errors import ConfigError
+from tracknet_cli.fileio import atomic_write_text
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -279,8 +280,6 @@ def to_container(cfg: DictConfig) -> dict:
 
 
 def save_config(cfg: DictConfig, path: str | Path) -> Path:
-    from tracknet_cli.fileio import atomic_write_text
-
     atomic_write_text(path, OmegaConf.to_yaml(cfg, resolve=True))
     return Path(path)
 

@@ -40,3 +40,12 @@ def new_run_dir(
             continue
     raise TracknetError(f"{parent} holds 9999 runs named {base}*; pick another --name")
 
+
+
+def newest_weights(root: str | Path = DEFAULT_ROOT) -> Path:
+    """The most recently written `train/*/weights/best.pt` under `root`: what eval and predict
+    use when no --weights is given."""
+    candidates = [p for p in Path(root).glob("train/*/weights/best.pt") if p.is_file()]
+    if not candidates:
+        raise TracknetError(f"no {Path(root)}/train/*/weights/best.pt found; pass --weights PATH")
+    return max(candidates, key=lambda p: p.stat().st_mtime)

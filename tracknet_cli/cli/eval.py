@@ -8,8 +8,7 @@ import typer
 from rich.table import Table
 
 from tracknet_cli.console import console, print_written, progress_bar
-from tracknet_cli.errors import TracknetError
-from tracknet_cli.runs import DEFAULT_ROOT, new_run_dir
+from tracknet_cli.runs import new_run_dir, newest_weights
 
 
 def evaluate(
@@ -35,7 +34,7 @@ def evaluate(
     from tracknet_cli.evaluation.metrics import Protocol
 
     if weights is None:
-        weights = _newest_best()
+        weights = newest_weights()
         console.print(f"Using the newest checkpoint [bold]{weights}[/]")
     try:
         codes = tuple(int(code) for code in visibility.split(","))
@@ -51,13 +50,6 @@ def evaluate(
     save_evaluation(evaluation, context, run_dir)
     console.print(_metrics_table(evaluation, context))
     print_written(run_dir)
-
-
-def _newest_best() -> Path:
-    candidates = [p for p in DEFAULT_ROOT.glob("train/*/weights/best.pt") if p.is_file()]
-    if not candidates:
-        raise TracknetError(f"no {DEFAULT_ROOT}/train/*/weights/best.pt found; pass --weights PATH")
-    return max(candidates, key=lambda p: p.stat().st_mtime)
 
 
 def _metrics_table(evaluation, context: dict) -> Table:

@@ -10,7 +10,6 @@ from tracknet_cli.console import console, key_value_table, print_written, progre
 from tracknet_cli.datasets.synthetic import SyntheticSpec, generate_synthetic_dataset
 from tracknet_cli.datasets.validate import ValidationReport, validate_tracknet
 from tracknet_cli.datasets.video_clip import video_to_clip
-from tracknet_cli.datasets.index import find_clips
 from tracknet_cli.errors import DataError
 from tracknet_cli.fileio import write_json
 from tracknet_cli.runs import new_run_dir
@@ -126,11 +125,11 @@ def video(
 
 
 def _validate_with_progress(root: Path, cache_size: tuple[int, int] | None, workers: int) -> ValidationReport:
-    clips = find_clips(root)
     label = f"Checking{' and caching' if cache_size else ''}"
     with progress_bar("clips") as progress:
-        task = progress.add_task(label, total=len(clips))
+        task = progress.add_task(label, total=None)
         return validate_tracknet(root, cache_size, workers=workers,
+                                 on_start=lambda n: progress.update(task, total=n),
                                  progress=lambda n: progress.advance(task, n))
 
 

@@ -154,7 +154,6 @@ class TrackNetSequenceDataset(Dataset):
         }
 
 
-
 def normalize_frames(frames: torch.Tensor, spec: SampleSpec) -> torch.Tensor:
     """uint8 RGB [..., 3, H, W] -> float32 normalised with the spec's mean and std."""
     mean = torch.tensor(spec.mean, device=frames.device).view(3, 1, 1) * 255

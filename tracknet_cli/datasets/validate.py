@@ -79,12 +79,18 @@ def validate_tracknet(
     root: str | Path,
     cache_size: tuple[int, int] | None = None,
     workers: int = 2,
+    on_start: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ValidationReport:
-    """Check every clip under `root`, write `index.csv`/`index.json` (and the cache), report."""
+    """Check every clip under `root`, write `index.csv`/`index.json` (and the cache), report.
+
+    `on_start(clips)` is told how many clips there are; `progress(1)` after each one.
+    """
     start = time.perf_counter()
     root = Path(root)
     clips = find_clips(root)
+    if on_start:
+        on_start(len(clips))
     cache_dir = root / "cache" / cache_key(cache_size) if cache_size else None
     jobs = [(clip, cache_dir, cache_size) for clip in clips]
 

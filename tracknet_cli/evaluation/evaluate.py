@@ -9,11 +9,11 @@ import torch
 
 from tracknet_cli.config import apply_overrides, load_config
 from tracknet_cli.datasets.tracknet import build_dataset
+from tracknet_cli.devices import autocast_dtype, select_device
 from tracknet_cli.evaluation.evaluator import Evaluation, predict_frames, score
 from tracknet_cli.evaluation.metrics import Protocol
 from tracknet_cli.fileio import atomic_path, write_json
 from tracknet_cli.training.checkpoint import load_model
-from tracknet_cli.training.trainer import autocast_dtype, select_device
 
 
 def evaluate_checkpoint(weights: str | Path, split: str = "test", data: str | None = None,

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from tracknet_cli.datasets.tracknet import TrackNetSequenceDataset, normalize_frames
+from tracknet_cli.devices import autocast
 from tracknet_cli.evaluation.decode import decode_heatmaps, to_original_pixels
 from tracknet_cli.evaluation.metrics import OUTCOMES, BallMetrics, Protocol, classify_frames, summarize
 from tracknet_cli.training import distributed
@@ -36,7 +37,7 @@ class Evaluation:
 @torch.no_grad()
 def predict_frames(model: torch.nn.Module, dataset: TrackNetSequenceDataset, device: torch.device,
                    batch_size: int = 16, threshold: float = 0.5, num_workers: int = 2,
-                   autocast_dtype: torch.dtype | None = None,
+                   amp_dtype: torch.dtype | None = None,
                    progress: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Per-frame predictions in original pixels (NaN where no ball), merged over windows.
 
@@ -51,7 +52,7 @@ def predict_frames(model: torch.nn.Module, dataset: TrackNetSequenceDataset, dev
     position = 0
     for batch in loader:
         frames = normalize_frames(batch["frames"].to(device, non_blocking=True), dataset.spec)
-        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        with autocast(device, amp_dtype):
             logits = model(frames)
         probabilities = torch.sigmoid(logits.float()).cpu()  # [B, T_out, Hh, Wh]
         for window_probabilities in probabilities:

@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader
 from tracknet_cli.config import apply_overrides, from_container, save_config, to_container
 from tracknet_cli.console import progress_bar
 from tracknet_cli.datasets.tracknet import build_dataset, normalize_frames
+from tracknet_cli.devices import autocast, autocast_dtype, select_device
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.evaluation.evaluator import predict_frames, score
 from tracknet_cli.evaluation.metrics import Protocol
@@ -60,31 +61,12 @@ class TrainResult:
     epochs_done: int
     best_metric: float | None
     interrupted: bool = False
-    history: list[dict] = field(default_factory=list)
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def select_device(name: str) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise TracknetError(f"device {name!r} requested but CUDA is not available")
-        if distributed.world_size() > 1:
-            return torch.device("cuda", torch.cuda.current_device())
-    return torch.device(name)
-
-
-def autocast_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
-    """bf16 on GPUs that have it (no loss scaling needed), else fp16; full precision on CPU."""
-    if not enabled or device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 class Trainer:
@@ -159,14 +141,12 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ fit
     def fit(self) -> TrainResult:
-        history = list(self.log.rows) if self.log else []
         try:
             with self._stop_on_ctrl_c():
                 while self.epoch < self.train_cfg.epochs:
                     row = self._train_epoch()
                     row.update(self._validate() if self._validation_due() else {})
                     self._end_epoch(row)
-                    history.append(row)
                     if self._stop_requested():
                         raise KeyboardInterrupt
         except KeyboardInterrupt:
@@ -175,11 +155,11 @@ class Trainer:
             else:  # a partial accumulation is replayed on resume
                 self.batches_done -= self.batches_done % self.accumulate
             self._save("last.pt")
-            return TrainResult(self.run_dir, self.epoch, self.best_metric, interrupted=True, history=history)
+            return TrainResult(self.run_dir, self.epoch, self.best_metric, interrupted=True)
         finally:
             if self.log:
                 self.log.close()
-        return TrainResult(self.run_dir, self.epoch, self.best_metric, history=history)
+        return TrainResult(self.run_dir, self.epoch, self.best_metric)
 
     def _train_epoch(self) -> dict:
         self.sampler.set_epoch(self.epoch, skip=self.batches_done * self.local_batch)
@@ -215,8 +195,7 @@ class Trainer:
         last_micro = (self.batches_done + 1) % self.accumulate == 0
         sync = nullcontext() if last_micro or self.world == 1 else self.model.no_sync()
         with sync:
-            with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                                enabled=self.amp_dtype is not None):
+            with autocast(self.device, self.amp_dtype):
                 logits = self.model(frames)
             total, count = self.loss_fn(logits, targets, mask)
             global_count = distributed.all_reduce_sum(count.detach()).clamp(min=1.0)
@@ -256,7 +235,7 @@ class Trainer:
     def _validate(self) -> dict:
         predictions = predict_frames(self._bare_model(), self.val_set, self.device,
                                      batch_size=self.local_batch, num_workers=self.train_cfg.num_workers,
-                                     autocast_dtype=self.amp_dtype)
+                                     amp_dtype=self.amp_dtype)
         if not distributed.is_main():
             return {}
         metrics = score(predictions, Protocol(tolerance=VALIDATION_TOLERANCE)).metrics
