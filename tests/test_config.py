@@ -56,6 +56,12 @@ def test_typo_in_a_file_names_the_file(tmp_path, model_yaml):
     ("model.output_frames=2", "model.output_frames"),
     ("data.augment.hflip=1.5", "data.augment.hflip"),
     ("data.cache=sometimes", "data.cache"),
+    ("model.heatmap.size=[200,144]", "model.heatmap.size"),  # 512/200 is no whole number
+    ("model.heatmap.size=[128,144]", "model.heatmap.size"),  # strides 4 and 2
+    ("training.patch.size=[600,128]", "training.patch.size"),  # wider than the input
+    ("training.patch.size=[127,128]", "training.patch.size"),  # not a multiple of stride 2
+    ("training.patch.ball_fraction=2", "training.patch.ball_fraction"),
+    ("data.eval_stride=0", "data.eval_stride"),
 ])
 def test_wrong_values_name_the_key(model_yaml, override, key):
     with pytest.raises(ConfigError, match=key.replace("[", r"\[")):

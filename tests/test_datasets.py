@@ -5,7 +5,7 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from tests.conftest import TINY_SIZE, ball_track, make_tiny_dataset
-from tracknet_cli.config import DataConfig
+from tracknet_cli.config import DataConfig, PatchConfig
 from tracknet_cli.datasets.geometry import rescale_points
 from tracknet_cli.datasets.index import DatasetIndex
 from tracknet_cli.datasets.tracknet import (
@@ -106,6 +106,35 @@ def test_augmented_sample_pushed_off_frame_becomes_invisible(tiny_dataset):
     assert sample["visibility"].tolist() == [0]
     assert torch.isnan(sample["coords"]).all() and sample["heatmaps"].sum() == 0
     assert sample["mask"].tolist() == [True]
+
+
+def test_patches_over_the_ball_are_exact_crops(tiny_dataset):
+    index = load_index(tiny_dataset)
+    whole = TrackNetSequenceDataset(index, SPEC)
+    patched = TrackNetSequenceDataset(index, SPEC, patch=PatchConfig(size=[32, 24], ball_fraction=1.0))
+    for item in range(0, 30, 3):
+        full, patch = whole[item], patched[item]
+        assert patch["frames"].shape == (3, 3, 24, 32) and patch["heatmaps"].shape == (1, 12, 16)
+        torch.testing.assert_close(patch["coords"], full["coords"], equal_nan=True)  # original pixels
+        if full["visibility"].item() == 0:
+            continue
+        # the patch and its heatmap are the same window of the whole frame and of its heatmap
+        row, col = np.unravel_index(patch["heatmaps"][0].argmax().item(), (12, 16))
+        assert patch["heatmaps"][0, row, col] > 0.8 and patch["visibility"].equal(full["visibility"])
+        full_row, full_col = np.unravel_index(full["heatmaps"][0].argmax().item(), (36, 64))
+        y0, x0 = 2 * (full_row - row), 2 * (full_col - col)
+        torch.testing.assert_close(patch["frames"], full["frames"][..., y0:y0 + 24, x0:x0 + 32])
+        torch.testing.assert_close(patch["heatmaps"][0], full["heatmaps"][0, y0 // 2:y0 // 2 + 12,
+                                                                          x0 // 2:x0 // 2 + 16])
+
+
+def test_patches_anywhere_lose_balls_they_miss(tiny_dataset):
+    dataset = TrackNetSequenceDataset(load_index(tiny_dataset), SPEC,
+                                      patch=PatchConfig(size=[16, 16], ball_fraction=0.0))
+    samples = [dataset[item] for item in range(len(dataset))]
+    missed = [s for s in samples if s["visibility"].item() == 0]
+    assert missed and all(s["heatmaps"].sum() == 0 and s["mask"].all() for s in missed)
+    assert all(s["frames"].shape[-2:] == (16, 16) for s in samples)
 
 
 def test_cache_gives_the_same_samples(tiny_dataset):

@@ -9,7 +9,12 @@ import torch
 from tracknet_cli.datasets.geometry import rescale_points
 from tracknet_cli.datasets.heatmap import gaussian_heatmap
 from tracknet_cli.evaluation import (
-    OUTCOMES, Protocol, classify_frames, decode_heatmaps, summarize, to_original_pixels,
+    OUTCOMES,
+    Protocol,
+    classify_frames,
+    decode_heatmaps,
+    summarize,
+    to_original_pixels,
 )
 
 NAN = np.nan

@@ -8,6 +8,8 @@ from transformers import DINOv3ConvNextConfig, DINOv3ConvNextModel, DINOv3ViTCon
 from tracknet_cli.config import load_config
 from tracknet_cli.errors import ConfigError, TracknetError
 from tracknet_cli.models import (
+    CNNBackbone,
+    CNNBackboneConfig,
     ConvNeXtBackbone,
     ConvNeXtBackboneConfig,
     ViTBackbone,
@@ -45,6 +47,29 @@ def test_every_model_maps_frames_to_heatmaps(name):
         assert single(torch.randn(2, 3, 288, 512)).shape == (2, 1, 144, 256)
 
 
+@pytest.mark.parametrize("name", ["fast_heatmap", "convnext_fpn_heatmap"])
+def test_convolutional_models_take_patches(name):
+    """Patch training: the heatmap follows the input size at the configured stride."""
+    model = build_model(model_config(name, "model.decoder.lateral_dim=16")).eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 3, 128, 96)).shape == (1, 3, 64, 48)
+
+
+def test_cnn_backbone_reports_what_it_returns():
+    backbone = CNNBackbone(CNNBackboneConfig(channels=[8, 16, 24, 32], depths=[1, 2, 1, 1],
+                                             return_stages=[1, 3]), in_frames=3)
+    features = backbone(torch.randn(2, 9, 64, 96))
+    assert list(features) == list(backbone.feature_info) == ["stage1", "stage3"]
+    for name, info in backbone.feature_info.items():
+        assert features[name].shape == (2, info.channels, 64 // info.stride, 96 // info.stride)
+    assert [info.stride for info in backbone.feature_info.values()] == [2, 8]
+    assert len(backbone.stages) == 3  # stage 4 is never returned, so never built
+    with pytest.raises(TracknetError, match="no pretrained weights"):
+        CNNBackbone(CNNBackboneConfig(use_pretrained=True))
+    with pytest.raises(TracknetError, match="return_stages must be among"):
+        CNNBackbone(CNNBackboneConfig(return_stages=[4]))
+
+
 @pytest.mark.parametrize("name", available_models())
 @pytest.mark.parametrize("fusion", ["early", "late"])
 def test_gradients_reach_every_trainable_parameter(name, fusion):
@@ -57,7 +82,8 @@ def test_gradients_reach_every_trainable_parameter(name, fusion):
 
 
 def test_frozen_backbone_gets_no_gradient_and_stays_in_eval():
-    cfg = model_config("fast_heatmap", "model.backbone.freeze=true", "model.input_size=[128,64]",
+    cfg = model_config("convnext_fpn_heatmap", "model.backbone.preset=tiny", "model.backbone.freeze=true",
+                       "model.decoder.lateral_dim=16", "model.input_size=[128,64]",
                        "model.heatmap.size=[64,32]")
     model = build_model(cfg)
     model.train()

@@ -84,7 +84,10 @@ class DataConfig:
     root: str = "data/synthetic"
     splits: dict[str, SplitConfig] = field(default_factory=dict)
     stride: int = 1  # frames between the starts of consecutive training windows
-    eval_stride: int = 1
+    # frames between validation/evaluation windows; None: model.output_frames, so every frame is
+    # predicted once (TrackNetV2's protocol); 1 averages the overlapping windows' heatmaps: a
+    # little more accurate at T_out times the cost
+    eval_stride: int | None = None
     cache: str = "auto"  # auto: use a prepared frame cache at the input size if there is one; off
     negatives: bool = True  # frames without a ball train the model to predict nothing
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -137,6 +140,19 @@ class LossConfig:
 
 
 @dataclass
+class PatchConfig:
+    """Train on patches cut from the model-input frames instead of whole frames.
+
+    A fully convolutional model learns the same thing from a 128x128 patch as from the frame
+    around it at a ninth of the cost, so a CPU gets through many more balls per minute. Validation
+    and evaluation always see whole frames.
+    """
+
+    size: list[int] | None = None  # [W, H] in model-input pixels; None: whole frames
+    ball_fraction: float = 0.5  # share of patches placed over a ball (the rest anywhere)
+
+
+@dataclass
 class TrainingConfig:
     epochs: int = 30
     batch_size: int = 16
@@ -149,6 +165,7 @@ class TrainingConfig:
     device: str = "auto"
     val_every: int = 1
     image_every: int = 200  # steps between TensorBoard heatmap images
+    patch: PatchConfig = field(default_factory=PatchConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -242,6 +259,12 @@ def check_values(cfg: DictConfig) -> None:
     for key in ("input_size", "heatmap.size"):
         size = OmegaConf.select(model, key)
         require(len(size) == 2 and min(size) > 0, f"model.{key}", f"expected [W, H] > 0, got {list(size)}")
+    if not problems:
+        stride = model.input_size[0] // model.heatmap.size[0]
+        require(list(model.heatmap.size) == [w // stride for w in model.input_size]
+                and [w % stride for w in model.input_size] == [0, 0], "model.heatmap.size",
+                f"expected the input size {list(model.input_size)} divided by one whole number, "
+                f"got {list(model.heatmap.size)}")
     require(model.frames >= 1, "model.frames", f"expected at least 1, got {model.frames}")
     require(model.output_frames in (1, model.frames), "model.output_frames",
             f"expected 1 or model.frames ({model.frames}), got {model.output_frames}")
@@ -251,7 +274,9 @@ def check_values(cfg: DictConfig) -> None:
         require(len(model[key]) == 3, f"model.{key}", "expected 3 values (R, G, B)")
     require(min(model.std) > 0, "model.std", "expected positive values")
     require(data.cache in ("auto", "off"), "data.cache", f"expected auto or off, got {data.cache!r}")
-    require(data.stride >= 1 and data.eval_stride >= 1, "data.stride", "expected at least 1")
+    require(data.stride >= 1, "data.stride", "expected at least 1")
+    require(data.eval_stride is None or data.eval_stride >= 1, "data.eval_stride",
+            "expected at least 1, or null for model.output_frames")
     augment = data.augment
     for key in ("hflip", "crop.p", "color_jitter.p", "motion_blur.p"):
         p = OmegaConf.select(augment, key)
@@ -262,8 +287,22 @@ def check_values(cfg: DictConfig) -> None:
     require(augment.motion_blur.max_kernel >= 3, "data.augment.motion_blur.max_kernel",
             "expected at least 3")
     require(cfg.training.batch_size >= 1, "training.batch_size", "expected at least 1")
+    _check_patch(cfg, require)
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))
+
+
+def _check_patch(cfg: DictConfig, require) -> None:
+    patch, input_size = cfg.training.patch, list(cfg.model.input_size)
+    require(0.0 <= patch.ball_fraction <= 1.0, "training.patch.ball_fraction",
+            f"a fraction must be in [0, 1], got {patch.ball_fraction}")
+    if patch.size is None or min(cfg.model.heatmap.size) <= 0:
+        return
+    stride = input_size[0] // cfg.model.heatmap.size[0]
+    require(len(patch.size) == 2 and all(0 < p <= i for p, i in zip(patch.size, input_size))
+            and all(p % stride == 0 for p in patch.size), "training.patch.size",
+            f"expected [W, H] within the input size {input_size} and multiples of the heatmap "
+            f"stride {stride}, got {list(patch.size)}")
 
 
 def from_container(values: dict) -> DictConfig:

@@ -12,7 +12,7 @@ is centred, so it spreads the ball without moving its centroid.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np

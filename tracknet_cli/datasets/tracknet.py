@@ -25,7 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
-from tracknet_cli.config import AugmentConfig
+from tracknet_cli.config import AugmentConfig, PatchConfig
 from tracknet_cli.datasets.augment import sample_transform
 from tracknet_cli.datasets.frame_cache import CachedFrameSource
 from tracknet_cli.datasets.frames import JpegFrameSource
@@ -86,12 +86,17 @@ class TrackNetSequenceDataset(Dataset):
         use_cache: bool = True,
         normalize: bool = True,
         seed: int = 0,
+        patch: PatchConfig | None = None,
     ):
         self.spec = spec
         # a plain dataclass: OmegaConf's attribute access would cost more than the augmentation
         if isinstance(augment, DictConfig):
             augment = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(AugmentConfig), augment))
         self.augment = augment
+        if isinstance(patch, DictConfig):
+            patch = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PatchConfig), patch))
+        self.patch = patch if patch is not None and patch.size is not None else None
+        self.heatmap_stride = spec.input_size[0] // spec.heatmap_size[0]
         self.negatives = negatives
         self.normalize = normalize
         self.seed = seed
@@ -115,11 +120,18 @@ class TrackNetSequenceDataset(Dataset):
         original_size = tuple(int(v) for v in clip.sizes[out_rows[-1]])
         points = rescale_points(clip.points[out_rows], original_size, self.spec.input_size)
         visibility = clip.visibility[out_rows].copy()
+        rng = self._sample_rng(item)
         if self.augment is not None:
-            transform = sample_transform(self.augment, self.spec.input_size, self._sample_rng(item))
+            transform = sample_transform(self.augment, self.spec.input_size, rng)
             frames = transform.apply(frames)
             points = transform.map_points(points)
-        return self._sample(clip, rows, frames, points, visibility, original_size)
+        origin = np.zeros(2)
+        if self.patch is not None:
+            origin = self._patch_origin(points, visibility, rng)
+            (x0, y0), (width, height) = origin.astype(int), self.patch.size
+            frames = frames[:, y0:y0 + height, x0:x0 + width]
+            points = points - origin
+        return self._sample(clip, rows, frames, points, visibility, original_size, origin)
 
     def set_epoch(self, epoch: int) -> None:
         """Augmentation is a function of (seed, epoch, sample): new every epoch, yet the same
@@ -130,20 +142,41 @@ class TrackNetSequenceDataset(Dataset):
     def _sample_rng(self, item: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch, item])
 
+    def _patch_origin(self, points: np.ndarray, visibility: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+        """Top-left (x, y) of a training patch, a multiple of the heatmap stride so the patch's
+        heatmap is an exact crop of the frame's. With probability `ball_fraction` the patch holds
+        a visible ball of the window, anywhere in it but 4 pixels from the edge; else anywhere."""
+        size, frame_size = np.array(self.patch.size), np.array(self.spec.input_size)
+        balls = np.flatnonzero((visibility > 0) & inside_frame(points, self.spec.input_size))
+        if len(balls) and rng.random() < self.patch.ball_fraction:
+            ball = points[rng.choice(balls)]
+            margin = np.minimum(4, size // 2)
+            low, high = np.ceil(ball + margin - size + 1), np.floor(ball - margin)
+            origin = low + np.floor(rng.random(2) * (high - low + 1))
+        else:
+            origin = np.floor(rng.random(2) * (frame_size - size + 1))
+        origin = np.clip(origin, 0, frame_size - size)
+        return origin - origin % self.heatmap_stride
+
     def _sample(self, clip: _Clip, rows: list[int], frames: np.ndarray, points: np.ndarray,
-                visibility: np.ndarray, original_size: tuple[int, int]) -> dict:
-        off_frame = (visibility > 0) & ~inside_frame(points, self.spec.input_size)
+                visibility: np.ndarray, original_size: tuple[int, int], origin: np.ndarray) -> dict:
+        """`frames` [T, h, w, 3] are the whole input frame, or a patch of it whose top-left corner
+        is `origin`; `points` are in the frames' pixels."""
+        frame_size = (frames.shape[2], frames.shape[1])
+        heatmap_size = (frame_size[0] // self.heatmap_stride, frame_size[1] // self.heatmap_stride)
+        off_frame = (visibility > 0) & ~inside_frame(points, frame_size)
         visibility[off_frame] = 0
         points[visibility == 0] = np.nan
-        heatmap_points = rescale_points(points, self.spec.input_size, self.spec.heatmap_size)
-        heatmaps = np.stack([gaussian_heatmap(p, self.spec.heatmap_size, self.spec.sigma)
-                             for p in heatmap_points])
+        heatmap_points = rescale_points(points, frame_size, heatmap_size)
+        heatmaps = np.stack([gaussian_heatmap(p, heatmap_size, self.spec.sigma) for p in heatmap_points])
         mask = visibility > 0 if not self.negatives else np.ones(len(visibility), dtype=bool)
         frames = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()  # [T, 3, H, W] uint8
         return {
             "frames": normalize_frames(frames, self.spec) if self.normalize else frames,
             "heatmaps": torch.from_numpy(heatmaps),
-            "coords": torch.from_numpy(rescale_points(points, self.spec.input_size, original_size)).float(),
+            "coords": torch.from_numpy(
+                rescale_points(points + origin, self.spec.input_size, original_size)).float(),
             "visibility": torch.from_numpy(visibility).long(),
             "mask": torch.from_numpy(mask),
             "meta": {
@@ -255,10 +288,11 @@ def build_dataset(cfg: DictConfig, split: str, train: bool | None = None,
         index,
         SampleSpec.from_model_config(cfg.model),
         clips=select_clips(index, cfg.data.splits, split),
-        stride=cfg.data.stride if train else cfg.data.eval_stride,
+        stride=cfg.data.stride if train else (cfg.data.eval_stride or cfg.model.output_frames),
         augment=cfg.data.augment if train else None,
         negatives=cfg.data.negatives,
         use_cache=cfg.data.cache == "auto",
         normalize=normalize,
         seed=cfg.training.seed,
+        patch=cfg.training.patch if train else None,
     )

@@ -2,7 +2,12 @@
 
 from tracknet_cli.evaluation.decode import decode_heatmaps, to_original_pixels
 from tracknet_cli.evaluation.metrics import (
-    IGNORED, OUTCOMES, BallMetrics, Protocol, classify_frames, summarize,
+    IGNORED,
+    OUTCOMES,
+    BallMetrics,
+    Protocol,
+    classify_frames,
+    summarize,
 )
 
 __all__ = [

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 from tracknet_cli.config import apply_overrides, load_config
 from tracknet_cli.datasets.tracknet import build_dataset
 from tracknet_cli.devices import autocast_dtype, select_device

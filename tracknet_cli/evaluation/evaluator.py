@@ -19,7 +19,13 @@ from torch.utils.data import DataLoader, Subset
 from tracknet_cli.datasets.tracknet import TrackNetSequenceDataset, normalize_frames
 from tracknet_cli.devices import autocast
 from tracknet_cli.evaluation.decode import decode_heatmaps, to_original_pixels
-from tracknet_cli.evaluation.metrics import OUTCOMES, BallMetrics, Protocol, classify_frames, summarize
+from tracknet_cli.evaluation.metrics import (
+    OUTCOMES,
+    BallMetrics,
+    Protocol,
+    classify_frames,
+    summarize,
+)
 from tracknet_cli.training import distributed
 
 PREDICTION_COLUMNS = ["clip", "frame", "visibility", "x", "y", "pred_x", "pred_y", "confidence",

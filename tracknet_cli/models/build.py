@@ -14,16 +14,21 @@ from omegaconf.errors import OmegaConfBaseException
 
 from tracknet_cli.config import available_configs, check_keys
 from tracknet_cli.errors import ConfigError
+from tracknet_cli.models.backbones.cnn_backbone import CNNBackbone, CNNBackboneConfig
 from tracknet_cli.models.backbones.convnext_backbone import ConvNeXtBackbone, ConvNeXtBackboneConfig
 from tracknet_cli.models.backbones.vit_backbone import ViTBackbone, ViTBackboneConfig
 from tracknet_cli.models.decoders.fpn_decoder import FPNDecoder, FPNDecoderConfig
-from tracknet_cli.models.decoders.upsampling_decoder import UpsamplingDecoder, UpsamplingDecoderConfig
+from tracknet_cli.models.decoders.upsampling_decoder import (
+    UpsamplingDecoder,
+    UpsamplingDecoderConfig,
+)
 from tracknet_cli.models.heads.heatmap_head import HeatmapHead, HeatmapHeadConfig
 from tracknet_cli.models.heatmap_model import HeatmapModel
 
 PARTS: dict[str, dict[str, tuple[type, type]]] = {
     "backbone": {"vit": (ViTBackbone, ViTBackboneConfig),
-                 "convnext": (ConvNeXtBackbone, ConvNeXtBackboneConfig)},
+                 "convnext": (ConvNeXtBackbone, ConvNeXtBackboneConfig),
+                 "cnn": (CNNBackbone, CNNBackboneConfig)},
     "decoder": {"upsampling": (UpsamplingDecoder, UpsamplingDecoderConfig),
                 "fpn": (FPNDecoder, FPNDecoderConfig)},
     "head": {"heatmap": (HeatmapHead, HeatmapHeadConfig)},
@@ -63,7 +68,7 @@ def build_model(model_cfg: DictConfig) -> HeatmapModel:
     in_frames = frames if model_cfg.fusion == "early" else 1
     backbone_cfg, decoder_cfg, head_cfg = (part_config(model_cfg, kind) for kind in PARTS)
     backbone = PARTS["backbone"][backbone_cfg.type][0](backbone_cfg, in_frames=in_frames)
-    decoder = PARTS["decoder"][decoder_cfg.type][0](backbone.feature_info, decoder_cfg,
-                                                    out_size=tuple(model_cfg.heatmap.size))
+    decoder = PARTS["decoder"][decoder_cfg.type][0](backbone.feature_info, decoder_cfg)
     head = HeatmapHead(decoder.out_channels, output_frames, head_cfg)
-    return HeatmapModel(backbone, decoder, head, frames, output_frames, model_cfg.fusion)
+    heatmap_stride = model_cfg.input_size[0] // model_cfg.heatmap.size[0]  # checked with the config
+    return HeatmapModel(backbone, decoder, head, frames, output_frames, model_cfg.fusion, heatmap_stride)

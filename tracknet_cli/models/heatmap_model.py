@@ -28,7 +28,10 @@ class LateFusion(nn.Module):
 
 
 class HeatmapModel(nn.Module):
-    """`model(frames [B, T, 3, H, W] or [B, 3, H, W]) -> logits [B, T_out, Hh, Wh]`.
+    """`model(frames [B, T, 3, H, W] or [B, 3, H, W]) -> logits [B, T_out, H / s, W / s]`.
+
+    The heatmap is the input downsampled by `heatmap_stride` s, for any input size the backbone
+    takes: a model configured for 512x288 frames also runs on the patches it may be trained on.
 
     Frame fusion:
       early  the frames are stacked on the channel axis and the backbone's first convolution is
@@ -38,7 +41,7 @@ class HeatmapModel(nn.Module):
     """
 
     def __init__(self, backbone: Backbone, decoder: nn.Module, head: nn.Module, frames: int,
-                 output_frames: int, fusion: str = "early"):
+                 output_frames: int, fusion: str = "early", heatmap_stride: int = 2):
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f"model.fusion {fusion!r} is not one of {FUSIONS}")
@@ -48,6 +51,7 @@ class HeatmapModel(nn.Module):
         self.head = head
         self.frames = frames
         self.output_frames = output_frames
+        self.heatmap_stride = heatmap_stride
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         if frames.dim() == 4:
@@ -59,4 +63,5 @@ class HeatmapModel(nn.Module):
             features = self.backbone(frames.flatten(1, 2))  # [B, 3T, H, W]
         else:
             features = self.fusion(self.backbone(frames.flatten(0, 1)))  # [B * T, 3, H, W]
-        return self.head(self.decoder(features))  # [B, T_out, Hh, Wh]
+        heatmap_size = (frames.shape[-2] // self.heatmap_stride, frames.shape[-1] // self.heatmap_stride)
+        return self.head(self.decoder(features, heatmap_size))  # [B, T_out, Hh, Wh]

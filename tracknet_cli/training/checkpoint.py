@@ -98,9 +98,8 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, DictConfig, dict]:
     """The model of a checkpoint, built from the config stored in it, in eval mode on `device`."""
-    from tracknet_cli.models import build_model
-
     from tracknet_cli.config import from_container
+    from tracknet_cli.models import build_model
 
     checkpoint = load_checkpoint(path)
     cfg = from_container(checkpoint["config"])

@@ -89,6 +89,7 @@ class Trainer:
             self._restore(checkpoint)
             history = [row for row in _read_history(self.run_dir) if row["epoch"] <= self.epoch]
         if self.world > 1:
+            self._sync_batch_norm()
             self.model = torch.nn.parallel.DistributedDataParallel(self.model)
         self.log = None
         if self.run_dir is not None:
@@ -113,6 +114,18 @@ class Trainer:
         if self.batches_per_epoch == 0:
             raise TrainingError(f"the train split has {len(self.train_set)} windows, fewer than one "
                                 f"batch of {self.global_batch}")
+
+    def _sync_batch_norm(self) -> None:
+        """BatchNorm over the global batch, as one process would compute it, so N processes follow
+        one process's curve. PyTorch syncs BatchNorm on GPUs only: on CPUs each process
+        normalises with its own share of the batch, which is said once."""
+        if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in self.model.modules()):
+            return
+        if self.device.type == "cuda":
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+        elif distributed.is_main():
+            self.console.print("[yellow]BatchNorm statistics are per process on CPUs (PyTorch syncs "
+                               "them on GPUs only): the curve differs slightly from one process.[/]")
 
     def _build_model_and_optimisation(self) -> None:
         cfg = self.cfg

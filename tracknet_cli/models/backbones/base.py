@@ -45,6 +45,22 @@ class Backbone(nn.Module):
         return super().train(mode and not self.frozen)
 
 
+class StagedBackbone(Backbone):
+    """A backbone run as a chain of `stages`; `return_stages` (1-based) name the maps returned."""
+
+    stages: nn.ModuleList
+    return_stages: list[int]
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = {}
+        x = images
+        for k, stage in enumerate(self.stages, start=1):
+            x = stage(x)
+            if k in self.return_stages:
+                features[f"stage{k}"] = x
+        return features
+
+
 def inflate_first_conv(module: nn.Module, frames: int) -> nn.Conv2d:
     """Give the first 3-channel convolution 3 * `frames` input channels; return the new conv.
 

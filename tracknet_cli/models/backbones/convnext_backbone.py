@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch import nn
 from transformers import DINOv3ConvNextConfig, DINOv3ConvNextModel
 
 from tracknet_cli.errors import TracknetError
-from tracknet_cli.models.backbones.base import Backbone, FeatureInfo, inflate_first_conv
+from tracknet_cli.models.backbones.base import FeatureInfo, StagedBackbone, inflate_first_conv
 from tracknet_cli.models.backbones.pretrained import (
     load_hf_config,
     load_hf_pretrained,
@@ -45,7 +44,7 @@ class ConvNeXtBackboneConfig:
     preset: str | None = None  # "tiny": a small random-init ConvNeXt for CPU work
 
 
-class ConvNeXtBackbone(Backbone):
+class ConvNeXtBackbone(StagedBackbone):
     """[B, 3 * in_frames, H, W] -> {"stage1": stride 4, ..., "stage4": stride 32} (chosen stages)."""
 
     def __init__(self, cfg: ConvNeXtBackboneConfig, in_frames: int = 1):
@@ -65,15 +64,6 @@ class ConvNeXtBackbone(Backbone):
         stem = inflate_first_conv(self.stages[0], in_frames) if in_frames > 1 else None
         if cfg.freeze:
             self.freeze(trainable_stem=stem)
-
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        features = {}
-        x = images
-        for k, stage in enumerate(self.stages, start=1):
-            x = stage(x)
-            if k in self.return_stages:
-                features[f"stage{k}"] = x
-        return features
 
 
 def _hf_stages(cfg: ConvNeXtBackboneConfig) -> nn.ModuleList:

@@ -25,14 +25,12 @@ class FPNDecoder(nn.Module):
     """Lateral 1x1 per level, top-down upsampling and addition, 3x3 refinement, then every level
     resized to the heatmap size and summed (or concatenated and mixed by a 1x1 conv)."""
 
-    def __init__(self, feature_info: dict[str, FeatureInfo], cfg: FPNDecoderConfig,
-                 out_size: tuple[int, int]):
+    def __init__(self, feature_info: dict[str, FeatureInfo], cfg: FPNDecoderConfig):
         super().__init__()
         if cfg.fuse not in ("sum", "concat"):
             raise ValueError(f"model.decoder.fuse {cfg.fuse!r} is not 'sum' or 'concat'")
         levels = {name: info for name, info in feature_info.items() if cfg.use_p2 or info.stride > 4}
         self.levels = sorted(levels, key=lambda name: levels[name].stride)  # fine to coarse
-        self.out_size = (out_size[1], out_size[0])
         self.fuse = cfg.fuse
         dim = cfg.lateral_dim
         self.lateral = nn.ModuleDict({n: nn.Conv2d(levels[n].channels, dim, 1) for n in self.levels})
@@ -40,9 +38,10 @@ class FPNDecoder(nn.Module):
         self.merge = nn.Conv2d(dim * len(self.levels), dim, 1) if cfg.fuse == "concat" else None
         self.out_channels = dim
 
-    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, features: dict[str, torch.Tensor], out_size: tuple[int, int]) -> torch.Tensor:
+        """-> [B, lateral_dim, *out_size]; `out_size` is (H, W) of the heatmap."""
         pyramid = self.pyramid(features)
-        resized = [F.interpolate(p, size=self.out_size, mode="bilinear", align_corners=False)
+        resized = [F.interpolate(p, size=out_size, mode="bilinear", align_corners=False)
                    for p in pyramid]
         if self.merge is not None:
             return self.merge(torch.cat(resized, dim=1))

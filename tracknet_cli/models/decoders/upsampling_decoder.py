@@ -27,20 +27,18 @@ class UpsamplingDecoderConfig:
 
 
 class UpsamplingDecoder(nn.Module):
-    """Per stage: 1x1 projection, residual blocks, then upsampling; finally resize to `out_size`.
+    """Per stage: 1x1 projection, residual blocks, then upsampling; finally resize to the heatmap size.
 
     With a stride-16 ViT grid, channels [384, 256, 128, 64] and upsample [2, 2, 2] end at stride 2:
     a 288x512 input gives 144x256, the heatmap size, with no final resize needed.
     """
 
-    def __init__(self, feature_info: dict[str, FeatureInfo], cfg: UpsamplingDecoderConfig,
-                 out_size: tuple[int, int]):
+    def __init__(self, feature_info: dict[str, FeatureInfo], cfg: UpsamplingDecoderConfig):
         super().__init__()
         if len(cfg.upsample) != len(cfg.channels) - 1:
             raise ValueError(f"model.decoder.upsample needs {len(cfg.channels) - 1} factors (one between "
                              f"each pair of channels), got {list(cfg.upsample)}")
         self.source = list(feature_info)[-1]  # the coarsest map
-        self.out_size = (out_size[1], out_size[0])  # (H, W) for interpolate
         self.upsample = list(cfg.upsample)
         in_channels = [feature_info[self.source].channels] + list(cfg.channels[:-1])
         self.stages = nn.ModuleList(
@@ -54,12 +52,13 @@ class UpsamplingDecoder(nn.Module):
         )
         self.out_channels = cfg.channels[-1]
 
-    def forward(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+    def forward(self, features: dict[str, torch.Tensor], out_size: tuple[int, int]) -> torch.Tensor:
+        """-> [B, channels[-1], *out_size]; `out_size` is (H, W) of the heatmap."""
         x = features[self.source]
         for index, stage in enumerate(self.stages):
             x = stage(x)
             if index < len(self.upsample):
                 x = F.interpolate(x, scale_factor=self.upsample[index], mode="bilinear", align_corners=False)
-        if tuple(x.shape[-2:]) != self.out_size:
-            x = F.interpolate(x, size=self.out_size, mode="bilinear", align_corners=False)
+        if tuple(x.shape[-2:]) != tuple(out_size):
+            x = F.interpolate(x, size=out_size, mode="bilinear", align_corners=False)
         return x
