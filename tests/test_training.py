@@ -12,6 +12,7 @@ import torch
 from tests.conftest import make_tiny_dataset
 from tracknet_cli.config import load_config
 from tracknet_cli.errors import ConfigError, DataError
+from tracknet_cli.evaluation.evaluate import evaluate_checkpoint, save_evaluation
 from tracknet_cli.training.checkpoint import load_checkpoint, load_model
 from tracknet_cli.training.launch import train
 from tracknet_cli.training.trainer import Trainer, TrainingError
@@ -193,3 +194,23 @@ def test_eval_on_data_it_never_saw(tiny_data, tmp_path):
     empty_clip = predictions[predictions["clip"] == "game2/Clip1"]
     assert set(empty_clip["outcome"]) <= {"TN", "FP2"}
     assert metrics["protocol"]["pck_radii"] == [5.0]
+
+
+def test_deformable_model_trains_end_to_end(tiny_data, tmp_path):
+    cfg = load_config(tiny_data, "convnext_deformable_fpn_heatmap", "default", TINY + [
+        "model.backbone.preset=tiny", "model.backbone.use_pretrained=false", "model.decoder.d_model=32",
+        "model.decoder.n_heads=4", "model.decoder.num_encoder_layers=1", "model.decoder.ffn_dim=64",
+        "training.epochs=1"])
+    result = Trainer(cfg, tmp_path / "run").fit()
+    assert result.epochs_done == 1
+    history = pd.read_csv(tmp_path / "run/results.csv")
+    assert history["train_loss"].notna().all() and "val_f1" in history
+    model, loaded_cfg, _ = load_model(tmp_path / "run/weights/last.pt")
+    assert loaded_cfg.model.decoder.type == "deformable_fpn" and model.decoder.layers[0].attention.n_points == 4
+    # eval --attention-maps: threshold 0 predicts a ball on every frame, so every window qualifies
+    evaluation, _ = evaluate_checkpoint(tmp_path / "run/weights/last.pt", "val", threshold=0.0,
+                                        num_workers=0, attention_maps=2)
+    save_evaluation(evaluation, {}, tmp_path / "eval")
+    written = sorted(p.name for p in (tmp_path / "eval/attention").iterdir())
+    assert len(written) == 2 and all(name.startswith("game2_Clip1_") for name in written)
+    assert (tmp_path / "eval/attention" / written[0]).read_bytes()[:4] == b"\x89PNG"

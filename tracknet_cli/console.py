@@ -41,7 +41,7 @@ def progress_bar(unit: str = "it") -> Progress:
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=16),  # the whole line fits an 80-column terminal
         MofNCompleteColumn(),
         RateColumn(unit),
         TimeElapsedColumn(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from tracknet_cli.console import console, print_written, progress_bar
@@ -25,6 +26,8 @@ def evaluate(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     name: str = typer.Option(None, "--name", help="Run name under runs/eval/."),
     exist_ok: bool = typer.Option(False, "--exist-ok"),
+    attention: int = typer.Option(0, "--attention-maps", help="Draw where the deformable encoder looks "
+                                  "from N predicted balls (PNGs in the run's attention/)."),
 ) -> None:
     """Evaluate ball detection: TP/FP1/FP2/FN/TN, precision, recall, F1, L2 error, PCK.
 
@@ -46,21 +49,33 @@ def evaluate(
         task = bar.add_task(f"Evaluating {split}", total=None)
         evaluation, context = evaluate_checkpoint(
             weights, split, data, protocol, threshold, batch_size, device, num_workers, overrides or [],
-            on_start=lambda n: bar.update(task, total=n), progress=lambda n: bar.advance(task, n))
+            on_start=lambda n: bar.update(task, total=n), progress=lambda n: bar.advance(task, n),
+            attention_maps=attention)
     save_evaluation(evaluation, context, run_dir)
     console.print(_metrics_table(evaluation, context))
     print_written(run_dir)
 
 
+_SHORT = {"accuracy": "acc", "precision": "P", "recall": "R", "f1": "F1", "mean_l2": "L2 mean",
+          "median_l2": "L2 median"}
+
+
 def _metrics_table(evaluation, context: dict) -> Table:
+    """Counts over rates, in one table that fits an 80-column terminal."""
     metrics = evaluation.metrics.as_dict()
+    counts = metrics.pop("counts")
+    rates = {_SHORT.get(k, k.upper() if k.startswith("pck") else k): v for k, v in metrics.items() if k != "frames"}
     table = Table(title=f"{context['model']} on {context['data']} / {context['split']} "
                         f"({metrics['frames']} frames)",
                   caption=f"Protocol: {evaluation.protocol.describe()}, threshold {context['threshold']}",
-                  title_justify="left", caption_justify="left")
-    counts = metrics.pop("counts")
-    for key in list(counts) + [k for k in metrics if k != "frames"]:
-        table.add_column(key, justify="right")
-    values = list(counts.values()) + [v for k, v in metrics.items() if k != "frames"]
-    table.add_row(*[("-" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)) for v in values])
+                  title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    width = max(len(counts), len(rates))
+    for _ in range(width):
+        table.add_column(justify="right")
+    for row in (counts, rates):
+        names = list(row) + [""] * (width - len(row))
+        values = [("-" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)) for v in row.values()]
+        table.add_row(*[f"[bold]{n}[/]" for n in names])
+        table.add_row(*(values + [""] * (width - len(values))), end_section=True)
+    table.show_header = False
     return table

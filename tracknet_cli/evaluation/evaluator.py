@@ -9,7 +9,7 @@ window can cover it: memory stays at a few heatmaps whatever the dataset size.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ class Evaluation:
     metrics: BallMetrics
     per_clip: pd.DataFrame
     protocol: Protocol
+    attention_maps: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG (eval --attention-maps)
 
 
 @torch.no_grad()

@@ -17,6 +17,10 @@ from tracknet_cli.errors import ConfigError
 from tracknet_cli.models.backbones.cnn_backbone import CNNBackbone, CNNBackboneConfig
 from tracknet_cli.models.backbones.convnext_backbone import ConvNeXtBackbone, ConvNeXtBackboneConfig
 from tracknet_cli.models.backbones.vit_backbone import ViTBackbone, ViTBackboneConfig
+from tracknet_cli.models.decoders.deformable_decoder import (
+    DeformableFPNDecoder,
+    DeformableFPNDecoderConfig,
+)
 from tracknet_cli.models.decoders.fpn_decoder import FPNDecoder, FPNDecoderConfig
 from tracknet_cli.models.decoders.upsampling_decoder import (
     UpsamplingDecoder,
@@ -30,7 +34,8 @@ PARTS: dict[str, dict[str, tuple[type, type]]] = {
                  "convnext": (ConvNeXtBackbone, ConvNeXtBackboneConfig),
                  "cnn": (CNNBackbone, CNNBackboneConfig)},
     "decoder": {"upsampling": (UpsamplingDecoder, UpsamplingDecoderConfig),
-                "fpn": (FPNDecoder, FPNDecoderConfig)},
+                "fpn": (FPNDecoder, FPNDecoderConfig),
+                "deformable_fpn": (DeformableFPNDecoder, DeformableFPNDecoderConfig)},
     "head": {"heatmap": (HeatmapHead, HeatmapHeadConfig)},
 }
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 from omegaconf import DictConfig
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader
@@ -182,20 +183,18 @@ class Trainer:
                             pin_memory=self.device.type == "cuda",
                             generator=torch.Generator().manual_seed(self.train_cfg.seed + self.epoch))  # not the global RNG
         self.model.train()
-        losses, started, seen = [], time.perf_counter(), 0
+        losses, started = [], time.perf_counter()
         with self._progress() as progress:
-            task = progress.add_task(f"Epoch {self.epoch + 1}/{self.train_cfg.epochs}",
-                                     total=self.batches_per_epoch, completed=self.batches_done) if progress else None
+            epoch_name = f"Epoch {self.epoch + 1}/{self.train_cfg.epochs}"
+            task = progress.add_task(epoch_name, total=self.batches_per_epoch * self.global_batch,
+                                     completed=self.batches_done * self.global_batch) if progress else None
             for batch in loader:
                 loss = self._train_step(batch)
                 losses.append(loss)
                 if self.batches_done % self.accumulate == 0 and self._stop_requested():
                     raise KeyboardInterrupt
-                seen += self.global_batch
                 if progress:
-                    rate = seen / (time.perf_counter() - started)
-                    progress.update(task, advance=1, description=f"Epoch {self.epoch + 1}/"
-                                    f"{self.train_cfg.epochs}  loss {loss:.4f}  {rate:,.1f} samples/s")
+                    progress.update(task, advance=self.global_batch, description=f"{epoch_name} loss {loss:.3f}")
         return {"epoch": self.epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan,
                 "lr": self.optimizer.param_groups[0]["lr"], "time": round(time.perf_counter() - started, 2)}
 
@@ -320,7 +319,7 @@ class Trainer:
         return getattr(self.model, "module", self.model)
 
     def _progress(self):
-        return progress_bar("batches") if self.console else nullcontext()
+        return progress_bar("samples") if self.console else nullcontext()
 
     # ------------------------------------------------------------------------------------ dry run
     def dry_run(self) -> dict:
@@ -345,11 +344,17 @@ def _read_history(run_dir: Path | None) -> list[dict]:
     return pd.read_csv(path).to_dict("records") if path and path.is_file() else []
 
 
+# results.csv's columns under the short names of the per-epoch table, which fits 80 columns
+_EPOCH_HEADERS = {"train_loss": "loss", "time": "sec", "val_f1": "F1", "val_precision": "P",
+                  "val_recall": "R", "val_accuracy": "acc", "val_median_l2": "L2 px"}
+
+
 def _epoch_table(row: dict, best: float | None) -> Table:
-    table = Table(show_header=True, header_style="bold", title_justify="left")
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", show_edge=False, pad_edge=False)
     for key in row:
-        table.add_column(key, justify="right")
-    table.add_column("best F1", justify="right")
-    table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()],
-                  f"{best:.4f}" if best is not None else "-")
+        table.add_column(_EPOCH_HEADERS.get(key, key), justify="right")
+    table.add_column("best", justify="right")
+    formats = {"lr": ".1e", "time": ".1f", "val_median_l2": ".2f"}
+    cells = [format(v, formats.get(key, ".3f")) if isinstance(v, float) else str(v) for key, v in row.items()]
+    table.add_row(*cells, f"{best:.3f}" if best is not None else "-")
     return table

@@ -1,0 +1,1 @@
+"""Running trained models: video prediction, trajectory post-processing, overlays, attention maps."""
