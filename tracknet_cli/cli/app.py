@@ -10,7 +10,7 @@ import typer
 
 from tracknet_cli import __version__
 from tracknet_cli.cli import eval as eval_command
-from tracknet_cli.cli import prepare, train
+from tracknet_cli.cli import predict_video, prepare, train
 from tracknet_cli.console import error_console
 from tracknet_cli.errors import TracknetError
 
@@ -52,6 +52,7 @@ app = _App(
 app.add_typer(prepare.app, name="prepare")
 app.command(name="train")(train.train)
 app.command(name="eval")(eval_command.evaluate)
+app.command(name="predict-video")(predict_video.predict_video)
 
 
 def _show_version(value: bool) -> None:

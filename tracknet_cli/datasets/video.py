@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,10 @@ import cv2
 import numpy as np
 
 from tracknet_cli.errors import DataError
+
+# FFmpeg's own log lines (codec probing, stream warnings) would break into the progress bars; the
+# errors that matter are raised here, naming the file and the frame. Read when FFmpeg first starts.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 
 @dataclass(frozen=True)

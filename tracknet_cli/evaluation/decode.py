@@ -1,4 +1,4 @@
-"""Heatmap decoding: one sub-pixel ball position per heatmap, or none.
+"""Heatmap decoding: one sub-pixel ball position per heatmap (or none), or the k best peaks.
 
 The peak pixel only locates the ball to half a pixel of the heatmap, which is several pixels of
 the original frame. The targets are Gaussians and the log of a Gaussian is a parabola, so a
@@ -31,11 +31,38 @@ def decode_heatmaps(
     if logits.ndim != 3:
         raise ValueError(f"expected heatmaps [N, Hh, Wh], got shape {tuple(logits.shape)}")
     maps = logits.detach().float()
+    peak = maps.flatten(1).argmax(dim=1, keepdim=True)  # [N, 1]: sigmoid is monotone
+    points, scores = _refine(maps, peak, from_logits)
+    points, scores = points[:, 0], scores[:, 0]
+    points[~(scores >= threshold)] = float("nan")  # a NaN heatmap has no ball either
+    return points, scores
+
+
+def decode_candidates(
+    logits: torch.Tensor, threshold: float = 0.5, k: int = 3, from_logits: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """[N, Hh, Wh] -> the k strongest local peaks per heatmap that clear `threshold`:
+    (points [N, k, 2] in heatmap pixels, scores [N, k]), best first, NaN points and score 0 where a
+    heatmap has fewer. A tracker picks among them by continuity (a ball and a look-alike)."""
+    if logits.ndim != 3:
+        raise ValueError(f"expected heatmaps [N, Hh, Wh], got shape {tuple(logits.shape)}")
+    maps = logits.detach().float()
+    # a local peak is the maximum of its 5x5 neighbourhood: one candidate per blob
+    is_peak = maps == F.max_pool2d(maps[:, None], 5, stride=1, padding=2)[:, 0]
+    peak_values = torch.where(is_peak, maps, torch.full_like(maps, -float("inf")))
+    k = min(k, maps.shape[1] * maps.shape[2])
+    index = peak_values.flatten(1).topk(k, dim=1).indices  # [N, k]
+    points, scores = _refine(maps, index, from_logits)
+    found = scores >= threshold
+    points[~found] = float("nan")
+    return points, torch.where(found, scores, torch.zeros_like(scores))
+
+
+def _refine(maps: torch.Tensor, index: torch.Tensor, from_logits: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sub-pixel points [N, k, 2] and probabilities [N, k] at flat pixel indices [N, k]."""
     n, height, width = maps.shape
-    # sigmoid is monotone, so the peak of the logits is the peak of the probabilities
-    peak = maps.reshape(n, height * width).argmax(dim=1)
-    rows, cols = peak // width, peak % width
-    frames = torch.arange(n, device=maps.device)
+    rows, cols = index // width, index % width
+    frames = torch.arange(n, device=maps.device)[:, None]
 
     def log_prob_at(dy: int, dx: int) -> torch.Tensor:
         value = maps[frames, (rows + dy).clamp(0, height - 1), (cols + dx).clamp(0, width - 1)]
@@ -45,13 +72,9 @@ def decode_heatmaps(
     centre = log_prob_at(0, 0)
     dx = _parabola_offset(log_prob_at(0, -1), centre, log_prob_at(0, 1), cols, width)
     dy = _parabola_offset(log_prob_at(-1, 0), centre, log_prob_at(1, 0), rows, height)
-    points = torch.stack([cols + dx, rows + dy], dim=1)
-
+    points = torch.stack([cols + dx, rows + dy], dim=-1)
     scores = maps[frames, rows, cols]
-    if from_logits:
-        scores = torch.sigmoid(scores)
-    points[~(scores >= threshold)] = float("nan")  # a NaN heatmap has no ball either
-    return points, scores
+    return points, torch.sigmoid(scores) if from_logits else scores
 
 
 def _parabola_offset(

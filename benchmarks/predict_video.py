@@ -1,0 +1,94 @@
+"""Video prediction speed: model-only against end to end, on the real broadcast fixture.
+
+    uv run python benchmarks/predict_video.py                       # fast preset, convnext_fpn_heatmap
+    uv run python benchmarks/predict_video.py --models fast_heatmap --device cuda --batch 16
+
+Per model (random weights, the registered config): model-only frames/s (forward passes on
+pre-made input tensors of the same batch, median of `--repeats`) and end-to-end frames/s of
+`predict_video` on the video (decode, letterbox, model, candidates, trajectory, CSV and the
+overlay video), and their ratio. Prints one table and writes `results.json` into
+`runs/benchmark/predict_video*/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from tracknet_cli.config import load_config
+from tracknet_cli.datasets.tracknet import SampleSpec
+from tracknet_cli.devices import autocast, select_device
+from tracknet_cli.fileio import write_json
+from tracknet_cli.inference.predictor import Predictor
+from tracknet_cli.inference.video_prediction import PredictVideoOptions, predict_video
+from tracknet_cli.models import build_model
+from tracknet_cli.runs import new_run_dir
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/videos/tennis_broadcast_1080p.mp4"
+
+
+def model_only_fps(predictor: Predictor, batch: int, repeats: int) -> float:
+    spec = predictor.spec
+    frames = torch.randn(batch, spec.frames, 3, spec.input_size[1], spec.input_size[0], device=predictor.device)
+    with torch.inference_mode(), autocast(predictor.device, predictor.amp_dtype):
+        predictor.model(frames)  # warm-up
+        times = []
+        for _ in range(repeats):
+            if predictor.device.type == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            predictor.model(frames)
+            if predictor.device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+    return batch * spec.output_frames / statistics.median(times)
+
+
+def end_to_end_fps(predictor: Predictor, video: Path, batch: int) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as out:
+        options = PredictVideoOptions(batch_size=batch, overlay=True)
+        predict_video(video, predictor, out, options)  # warm-up: allocator, codec
+        result = predict_video(video, predictor, out, options)
+    return result.fps, result.frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="fast_heatmap,convnext_fpn_heatmap", help="comma-separated names")
+    parser.add_argument("--video", type=Path, default=FIXTURE)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    device = select_device(args.device)
+    rows = []
+    for name in args.models.split(","):
+        cfg = load_config(model=name, overrides=["model.backbone.use_pretrained=false"])
+        predictor = Predictor(build_model(cfg.model), SampleSpec.from_model_config(cfg.model), device)
+        model_fps = model_only_fps(predictor, args.batch, args.repeats)
+        e2e_fps, frames = end_to_end_fps(predictor, args.video, args.batch)
+        rows.append({"model": name, "device": str(device), "batch": args.batch, "frames": frames,
+                     "model_only_fps": round(model_fps, 1), "end_to_end_fps": round(e2e_fps, 1),
+                     "ratio": round(e2e_fps / model_fps, 3)})
+    table = Table(title=f"predict-video on {args.video.name}, {torch.get_num_threads()} CPU threads")
+    for key in rows[0]:
+        table.add_column(key, justify="right" if key != "model" else "left")
+    for row in rows:
+        table.add_row(*[str(v) for v in row.values()])
+    Console().print(table)
+    run_dir = new_run_dir("benchmark", "predict_video")
+    write_json(run_dir / "results.json", {"platform": platform.platform(), "torch": torch.__version__,
+                                          "video": str(args.video), "rows": rows})
+    print(f"Results saved to {run_dir / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""predict-video: letterboxing, windows, the pipeline on the real broadcast fixture, bad inputs."""
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import fixture_path
+from tracknet_cli.cli.app import app
+from tracknet_cli.config import load_config, to_container
+from tracknet_cli.datasets.tracknet import SampleSpec
+from tracknet_cli.errors import DataError
+from tracknet_cli.inference.letterbox import Letterbox
+from tracknet_cli.inference.predictor import Predictor
+from tracknet_cli.inference.video_prediction import PredictVideoOptions, _windows, predict_video
+from tracknet_cli.models import build_model
+from tracknet_cli.training.checkpoint import save_checkpoint
+
+TINY = ["model.input_size=[128,72]", "model.heatmap.size=[64,36]", "model.decoder.lateral_dim=8",
+        "model.head.channels=8"]
+COLUMNS = ["Frame", "Visibility", "X", "Y", "Confidence", "Interpolated"]
+
+
+@pytest.fixture(scope="module")
+def tiny_predictor():
+    cfg = load_config(model="fast_heatmap", overrides=TINY)
+    return Predictor(build_model(cfg.model), SampleSpec.from_model_config(cfg.model), "cpu", threshold=0.0), cfg
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory, tiny_predictor):
+    predictor, cfg = tiny_predictor
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    return save_checkpoint(path, model=predictor.model, config=to_container(cfg), epoch=1, step=1)
+
+
+def write_video(path, frames, fps=25.0, codec="MJPG", size=(160, 120)):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
+    for index in range(frames):
+        frame = np.full((size[1], size[0], 3), 60, np.uint8)
+        cv2.circle(frame, (10 + 5 * index, 40), 3, (0, 255, 255), -1)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("frame_size", [(640, 480), (1920, 1080), (300, 600)])
+def test_letterbox_keeps_the_aspect_and_maps_back(frame_size):
+    box = Letterbox.fit(frame_size, (512, 288))
+    frame = np.zeros((frame_size[1], frame_size[0], 3), np.uint8)
+    point = np.array([frame_size[0] * 0.3, frame_size[1] * 0.6])
+    cv2.circle(frame, tuple(int(v) for v in point), max(4, frame_size[0] // 60), (255, 255, 255), -1)
+    image = box.apply(frame)
+    assert image.shape == (288, 512, 3)
+    ys, xs = np.nonzero(image[..., 0] > 128)
+    found = box.to_frame(np.array([xs.mean(), ys.mean()]))
+    assert np.abs(found - point).max() < frame_size[0] / 100
+    sx, sy = box.scaled_size
+    assert abs(sx / sy - frame_size[0] / frame_size[1]) < 0.02  # not stretched
+    if box.offset != (0, 0):  # bars are black
+        assert image[:, : box.offset[0]].max(initial=0) == 0 and image[: box.offset[1]].max(initial=0) == 0
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+@pytest.mark.parametrize("length,outputs", [(3, 3), (3, 1)])
+def test_windows_cover_every_frame_once(count, length, outputs):
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in range(count)]
+    windows = list(_windows(iter(frames), length, outputs))
+    covered = [i for _, indices in windows for i in indices]
+    assert covered == list(range(count))
+    for window, indices in windows:
+        assert window.shape == (length, 2, 2, 3)
+        # the frames a window stands for are its last ones, in order
+        assert [int(f[0, 0, 0]) for f in window[-len(indices):]] == indices
+
+
+def test_fixture_video_gives_93_rows_and_a_full_overlay(tiny_predictor, tmp_path):
+    predictor, _ = tiny_predictor
+    video = fixture_path("videos/tennis_broadcast_1080p.mp4")
+    result = predict_video(video, predictor, tmp_path, PredictVideoOptions(batch_size=4, overlay=True, plot=True))
+    track = pd.read_csv(result.csv)
+    assert list(track.columns) == COLUMNS and len(track) == 93 and track["Frame"].tolist() == list(range(93))
+    assert set(track["Visibility"]) <= {0, 1} and set(track["Interpolated"]) <= {0, 1}
+    capture = cv2.VideoCapture(str(result.overlay))
+    assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (1920, 1080)
+    assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(30.0, abs=0.01)
+    decoded = 0
+    while capture.read()[0]:
+        decoded += 1
+    assert decoded == 93
+    assert result.plot.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (result.csv, result.overlay, result.plot))
+
+
+def test_a_ball_drawn_into_a_video_is_found_where_it_is(tmp_path):
+    """A model that answers 'the brightest pixel' checks the coordinate chain end to end:
+    heatmap -> model input -> letterbox -> video pixels, on a 4:3 video."""
+    import torch
+
+    class Brightest(torch.nn.Module):
+        def forward(self, frames):  # [B, T, 3, H, W] -> logits at stride 2 peaking on the ball
+            return 40 * (torch.nn.functional.avg_pool2d(frames[:, :, 1], 2) - 0.5)
+
+    spec = SampleSpec(frames=3, output_frames=3, input_size=(128, 72), heatmap_size=(64, 36), mean=(0, 0, 0),
+                      std=(1, 1, 1))
+    video = write_video(tmp_path / "ball.avi", 9, size=(160, 120))
+    result = predict_video(video, Predictor(Brightest(), spec, "cpu"), tmp_path / "out",
+                           PredictVideoOptions(batch_size=2))
+    track = pd.read_csv(result.csv)
+    assert track["Visibility"].all()
+    expected_x = 10 + 5 * track["Frame"].to_numpy()
+    assert np.abs(track["X"] - expected_x).max() < 3 and np.abs(track["Y"] - 40).max() < 3
+
+
+def test_truncated_video_processes_what_decodes(tiny_predictor, tmp_path):
+    predictor, _ = tiny_predictor
+    video = write_video(tmp_path / "cut.avi", 30)
+    data = video.read_bytes()
+    video.write_bytes(data[: int(len(data) * 0.6)])
+    result = predict_video(video, predictor, tmp_path / "out", PredictVideoOptions(overlay=True))
+    assert 0 < result.frames < 30 and result.truncated
+    assert len(pd.read_csv(result.csv)) == result.frames
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporary files
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("missing", "does not exist"),
+    ("not_a_video", "cannot be opened as a video"),
+    ("empty", "cannot be opened as a video|no frame could be decoded"),
+])
+def test_bad_videos_are_named_and_leave_nothing(tiny_predictor, tmp_path, kind, message):
+    predictor, _ = tiny_predictor
+    path = tmp_path / f"{kind}.avi"
+    if kind == "not_a_video":
+        path.write_text("frame,x,y\n1,2,3\n")
+    elif kind == "empty":
+        write_video(path, 0)
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match=message) as info:
+        predict_video(path, predictor, out, PredictVideoOptions(overlay=True, plot=True))
+    assert path.name in str(info.value)
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_cli_predict_video(tiny_weights, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    video = fixture_path("videos/tennis_broadcast_1080p.mp4")
+    result = CliRunner().invoke(app, ["predict-video", str(video), "--weights", str(tiny_weights),
+                                      "--max-gap", "3", "--no-track", "--batch-size", "16"])
+    assert result.exit_code == 0, result.output
+    assert "frames with a ball" in result.output and "runs/predict/exp" in result.output
+    assert len(pd.read_csv(tmp_path / "runs/predict/exp/tennis_broadcast_1080p_ball.csv")) == 93
+    missing = CliRunner().invoke(app, ["predict-video", "nowhere.mp4", "--weights", str(tiny_weights)])
+    assert missing.exit_code == 1 and "nowhere.mp4 does not exist" in str(missing.exception)
+    assert sorted(p.name for p in (tmp_path / "runs/predict").iterdir()) == ["exp"]  # no empty run

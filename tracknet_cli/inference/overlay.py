@@ -1,0 +1,113 @@
+"""Drawing a ball track: an overlay video (marker and fading trail) and a trajectory plot."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from tracknet_cli.datasets.video import VideoReader
+from tracknet_cli.errors import TracknetError
+
+# H.264 plays everywhere; OpenCV's pip wheels often lack an encoder for it, mp4v always works
+CODECS = ("avc1", "mp4v")
+BALL_COLOUR = (0, 255, 255)  # BGR yellow; interpolated positions are drawn hollow
+
+
+def open_writer(path: Path, fps: float, size: tuple[int, int]) -> tuple[cv2.VideoWriter, str]:
+    """An MP4 writer with the first codec this OpenCV can encode. The failed tries are silenced:
+    OpenCV prints errors for every H.264 encoder it probes and cannot open (FFmpeg's are
+    silenced by `datasets.video`)."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        for codec in CODECS:
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
+            if writer.isOpened():
+                return writer, codec
+            writer.release()
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    raise TracknetError(f"OpenCV cannot write MP4 video here (tried codecs {', '.join(CODECS)})")
+
+
+def draw_ball(frame: np.ndarray, track: np.ndarray, interpolated: np.ndarray, index: int, trail: int) -> None:
+    """Marker at frame `index` and a trail over the `trail` frames before it, fading and thinning
+    with age; `track` [N, 2] in video pixels, NaN where there is no ball."""
+    radius = max(3, round(frame.shape[0] / 120))
+    previous = None
+    for age in range(trail, -1, -1):
+        i = index - age
+        if i < 0 or np.isnan(track[i, 0]):
+            previous = None
+            continue
+        point = (round(float(track[i, 0])), round(float(track[i, 1])))
+        if previous is not None and age > 0:
+            fade = 1 - age / (trail + 1)
+            colour = tuple(int(c * fade) for c in BALL_COLOUR)
+            cv2.line(frame, previous, point, colour, max(1, round(radius * fade)), cv2.LINE_AA)
+        previous = point
+    if not np.isnan(track[index, 0]):
+        centre = (round(float(track[index, 0])), round(float(track[index, 1])))
+        cv2.circle(frame, centre, radius, BALL_COLOUR, 2 if interpolated[index] else -1, cv2.LINE_AA)
+
+
+def write_overlay(video: str | Path, track: pd.DataFrame, path: Path, trail: int, frames: int,
+                  progress: Callable[[int], None] | None = None) -> Path:
+    """The video with the track drawn, at its resolution and frame rate; written under a
+    temporary name and renamed once every frame is in."""
+    points = track[["X", "Y"]].to_numpy(np.float64).copy()
+    points[track["Visibility"].to_numpy() == 0] = np.nan
+    interpolated = track["Interpolated"].to_numpy().astype(bool)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.mp4")  # the suffix picks the container
+    try:
+        with VideoReader(video) as reader:
+            writer, _ = open_writer(partial, reader.info.fps, (reader.info.width, reader.info.height))
+            try:
+                for index, frame in enumerate(reader):
+                    if index >= frames:
+                        break
+                    draw_ball(frame, points, interpolated, index, trail)
+                    writer.write(frame)
+                    if progress:
+                        progress(1)
+            finally:
+                writer.release()
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def plot_trajectory(track: pd.DataFrame, still_bgr: np.ndarray | None, path: Path) -> Path:
+    """PNG: the track over a still frame (colour = time), and x and y against the frame number."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tracknet_cli.fileio import atomic_path
+
+    seen = track[track["Visibility"] > 0]
+    figure, (image_axes, series_axes) = plt.subplots(1, 2, figsize=(14, 4.5), gridspec_kw={"width_ratios": [1.4, 1]})
+    if still_bgr is not None:
+        image_axes.imshow(cv2.cvtColor(still_bgr, cv2.COLOR_BGR2RGB))
+    image_axes.scatter(seen["X"], seen["Y"], c=seen["Frame"], cmap="viridis", s=6)
+    image_axes.set_title("ball track (colour: frame)")
+    image_axes.axis("off")
+    for column in ("X", "Y"):
+        values = track[column].where(track["Visibility"] > 0)
+        series_axes.plot(track["Frame"], values, label=column.lower(), linewidth=1)
+    series_axes.set_xlabel("frame")
+    series_axes.set_ylabel("pixels")
+    series_axes.legend()
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
+    plt.close(figure)
+    return path

@@ -1,0 +1,180 @@
+"""`tracknet predict-video`: a match video in, the ball's track (CSV), an overlay and a plot out.
+
+Pass 1 streams the video: a background thread decodes and letterboxes frames while the model runs
+batches of T-frame windows; only the per-frame candidates are kept, so memory stays flat however
+long the video is. The trajectory is then post-processed as a whole (it is a few numbers per
+frame). Pass 2, only with an overlay, decodes the video again and draws the final track.
+Everything is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tracknet_cli.datasets.video import VideoInfo, VideoReader
+from tracknet_cli.errors import DataError
+from tracknet_cli.fileio import atomic_path
+from tracknet_cli.inference.letterbox import Letterbox
+from tracknet_cli.inference.predictor import Predictor
+from tracknet_cli.inference.trajectory import TrajectoryConfig, postprocess
+
+
+@dataclass
+class PredictVideoOptions:
+    batch_size: int = 8
+    overlay: bool = False
+    plot: bool = False
+    trail: int = 12  # frames of fading trail behind the ball on the overlay
+    trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
+
+
+@dataclass
+class PredictVideoResult:
+    info: VideoInfo
+    frames: int  # decoded and predicted
+    with_ball: int
+    interpolated: int
+    seconds: float
+    csv: Path
+    overlay: Path | None = None
+    plot: Path | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+    @property
+    def truncated(self) -> bool:
+        """Fewer frames decoded than the header promised: a cut-off file or a lying header."""
+        return 0 < self.frames < self.info.frame_count
+
+
+def predict_video(video: str | Path, predictor: Predictor, out_dir: str | Path,
+                  options: PredictVideoOptions = PredictVideoOptions(),
+                  on_start: Callable[[VideoInfo], None] | None = None,
+                  progress: Callable[[int], None] | None = None) -> PredictVideoResult:
+    """Track the ball through `video` into `out_dir`; `progress(n)` after every n frames."""
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    with VideoReader(video) as reader:
+        info = reader.info
+        if on_start:
+            on_start(info)
+        letterbox = Letterbox.fit((info.width, info.height), predictor.spec.input_size)
+        candidates, still = _detect(reader, letterbox, predictor, options.batch_size, progress)
+    if not candidates:
+        raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
+    track = postprocess(candidates, info.fps, (info.width, info.height), options.trajectory)
+    stem = Path(video).stem
+    result = PredictVideoResult(info, len(candidates), int(track["Visibility"].sum()),
+                                int(track["Interpolated"].sum()), 0.0, out_dir / f"{stem}_ball.csv")
+    with atomic_path(result.csv) as tmp:
+        track.to_csv(tmp, index=False, float_format="%.3f")
+    if options.plot:
+        from tracknet_cli.inference.overlay import plot_trajectory
+
+        result.plot = plot_trajectory(track, still, out_dir / f"{stem}_trajectory.png")
+    if options.overlay:
+        from tracknet_cli.inference.overlay import write_overlay
+
+        result.overlay = write_overlay(video, track, out_dir / f"{stem}_overlay.mp4", options.trail,
+                                       len(candidates), progress)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, batch_size: int,
+            progress: Callable[[int], None] | None) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Per frame, its ball candidates [K, 3] (x, y, score) in video pixels; and the first frame."""
+    spec = predictor.spec
+    candidates: list[np.ndarray] = []
+    first: list[np.ndarray] = []
+    batch: list[tuple[np.ndarray, list[int]]] = []
+
+    def run_batch() -> None:
+        points, scores = predictor(np.stack([window for window, _ in batch]))  # [B, T_out, k, ...]
+        for (_, frames), window_points, window_scores in zip(batch, points, scores):
+            for frame, p, s in zip(frames, window_points[-len(frames):], window_scores[-len(frames):]):
+                found = s > 0
+                candidates[frame] = np.column_stack([letterbox.to_frame(p[found]), s[found]])
+        if progress:
+            progress(sum(len(frames) for _, frames in batch))
+        batch.clear()
+
+    def frames_in_order() -> Iterator[np.ndarray]:
+        for index, (raw, frame) in enumerate(_decoded(reader, letterbox)):
+            if index == 0:
+                first.append(raw)
+            candidates.append(np.empty((0, 3)))
+            yield frame
+
+    for window, frames in _windows(frames_in_order(), spec.frames, spec.output_frames):
+        batch.append((window, frames))
+        if len(batch) == batch_size:
+            run_batch()
+    if batch:
+        run_batch()
+    return candidates, (first[0] if first else None)
+
+
+def _windows(frames: Iterator[np.ndarray], length: int, outputs: int) -> Iterator[tuple[np.ndarray, list[int]]]:
+    """(window [T, H, W, 3], the frame numbers its last outputs stand for) covering every frame
+    once. T_out = T: consecutive windows of T new frames; T_out = 1: a window ending at each frame.
+    The first window is padded with copies of the first frame, the last may overlap its
+    predecessor: only its new frames count."""
+    recent: deque[np.ndarray] = deque(maxlen=length)
+    pending: list[int] = []
+    for index, frame in enumerate(frames):
+        recent.append(frame)
+        pending.append(index)
+        if len(pending) == outputs:
+            yield _padded(recent, length), pending
+            pending = []
+    if pending:
+        yield _padded(recent, length), pending
+
+
+def _padded(recent: deque[np.ndarray], length: int) -> np.ndarray:
+    frames = list(recent)
+    return np.stack([frames[0]] * (length - len(frames)) + frames)
+
+
+def _decoded(reader: VideoReader, letterbox: Letterbox, depth: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(BGR frame, letterboxed RGB input) per frame, decoded by a background thread so decoding
+    overlaps the model (OpenCV releases the GIL); the bounded queue keeps memory flat."""
+    frames: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def decode() -> None:
+        try:
+            for raw in reader:
+                if stop.is_set():
+                    return
+                frames.put((raw, letterbox.apply(raw)))
+        except Exception as exc:  # handed to the consumer, which raises it with its traceback
+            frames.put(exc)
+        frames.put(done)
+
+    thread = threading.Thread(target=decode, name="video-decoder", daemon=True)
+    thread.start()
+    try:
+        while (item := frames.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                frames.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
