@@ -90,7 +90,8 @@ def test_fixture_video_gives_93_rows_and_a_full_overlay(tiny_predictor, tmp_path
         decoded += 1
     assert decoded == 93
     assert result.plot.read_bytes()[:4] == b"\x89PNG"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (result.csv, result.overlay, result.plot))
+    written = sorted(p.name for p in (result.csv, result.overlay, result.plot))
+    assert sorted(p.name for p in tmp_path.iterdir()) == written  # and no temporary files
 
 
 def test_a_ball_drawn_into_a_video_is_found_where_it_is(tmp_path):
