@@ -13,6 +13,7 @@ from tracknet_cli.datasets.tracknet import SampleSpec
 from tracknet_cli.errors import DataError
 from tracknet_cli.inference.letterbox import Letterbox
 from tracknet_cli.inference.predictor import Predictor
+from tracknet_cli.inference.trajectory import TrajectoryConfig
 from tracknet_cli.inference.video_prediction import PredictVideoOptions, _windows, predict_video
 from tracknet_cli.models import build_model
 from tracknet_cli.training.checkpoint import save_checkpoint
@@ -112,6 +113,24 @@ def test_a_ball_drawn_into_a_video_is_found_where_it_is(tmp_path):
     assert track["Visibility"].all()
     expected_x = 10 + 5 * track["Frame"].to_numpy()
     assert np.abs(track["X"] - expected_x).max() < 3 and np.abs(track["Y"] - 40).max() < 3
+
+
+def test_late_fusion_runs_each_frames_backbone_once(tmp_path):
+    cfg = load_config(model="fast_heatmap", overrides=TINY + ["model.fusion=late", "model.output_frames=1"])
+    model = build_model(cfg.model)
+    spec = SampleSpec.from_model_config(cfg.model)
+    seen = []
+    model.backbone.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
+    video = write_video(tmp_path / "ball.avi", 11)
+    tracks = {}
+    for reuse in (True, False):
+        seen.clear()
+        predictor = Predictor(model, spec, "cpu", threshold=0.0, reuse_frames=reuse)
+        options = PredictVideoOptions(batch_size=4, trajectory=TrajectoryConfig(track=False, fill_gaps=False))
+        tracks[reuse] = pd.read_csv(predict_video(video, predictor, tmp_path / str(reuse), options).csv)
+        assert sum(seen) == (11 if reuse else 11 * 3)  # backbone passes, counted in frames
+    pd.testing.assert_frame_equal(tracks[True], tracks[False], atol=1e-3, rtol=0)
+    assert tracks[True]["Visibility"].all()
 
 
 def test_truncated_video_processes_what_decodes(tiny_predictor, tmp_path):

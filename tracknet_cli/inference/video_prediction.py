@@ -97,10 +97,10 @@ def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, bat
     spec = predictor.spec
     candidates: list[np.ndarray] = []
     first: list[np.ndarray] = []
-    batch: list[tuple[np.ndarray, list[int]]] = []
+    batch: list[tuple[np.ndarray | None, list[int]]] = []  # (window, the frames it stands for)
 
-    def run_batch() -> None:
-        points, scores = predictor(np.stack([window for window, _ in batch]))  # [B, T_out, k, ...]
+    def run_batch(outputs: tuple[np.ndarray, np.ndarray]) -> None:
+        points, scores = outputs  # [B, T_out, k, 2], [B, T_out, k]: a window (or frame) per row
         for (_, frames), window_points, window_scores in zip(batch, points, scores):
             for frame, p, s in zip(frames, window_points[-len(frames):], window_scores[-len(frames):]):
                 found = s > 0
@@ -116,13 +116,32 @@ def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, bat
             candidates.append(np.empty((0, 3)))
             yield frame
 
+    if predictor.reuses_frames:  # late fusion, a window per frame: each frame's backbone once
+        predictor.start_stream()
+        for chunk in _chunks(frames_in_order(), batch_size):
+            start = len(candidates) - len(chunk)  # the chunk's frames are the newest ones
+            batch.extend((None, [start + j]) for j in range(len(chunk)))
+            run_batch(predictor.predict_next_frames(chunk))
+        return candidates, (first[0] if first else None)
     for window, frames in _windows(frames_in_order(), spec.frames, spec.output_frames):
         batch.append((window, frames))
         if len(batch) == batch_size:
-            run_batch()
+            run_batch(predictor(np.stack([window for window, _ in batch])))
     if batch:
-        run_batch()
+        run_batch(predictor(np.stack([window for window, _ in batch])))
     return candidates, (first[0] if first else None)
+
+
+def _chunks(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Consecutive frames in stacks of `size` [size, H, W, 3] (the last may be shorter)."""
+    chunk: list[np.ndarray] = []
+    for frame in frames:
+        chunk.append(frame)
+        if len(chunk) == size:
+            yield np.stack(chunk)
+            chunk = []
+    if chunk:
+        yield np.stack(chunk)
 
 
 def _windows(frames: Iterator[np.ndarray], length: int, outputs: int) -> Iterator[tuple[np.ndarray, list[int]]]:

@@ -60,8 +60,16 @@ class HeatmapModel(nn.Module):
             raise ValueError(f"model takes {self.frames} frames per sample, got {frames.shape[1]} "
                              f"(input shape {list(frames.shape)})")
         if self.fusion is None:
-            features = self.backbone(frames.flatten(1, 2))  # [B, 3T, H, W]
-        else:
-            features = self.fusion(self.backbone(frames.flatten(0, 1)))  # [B * T, 3, H, W]
-        heatmap_size = (frames.shape[-2] // self.heatmap_stride, frames.shape[-1] // self.heatmap_stride)
-        return self.head(self.decoder(features, heatmap_size))  # [B, T_out, Hh, Wh]
+            return self.decode(self.backbone(frames.flatten(1, 2)), frames.shape[-2:])  # [B, 3T, H, W]
+        return self.decode_frames(self.backbone(frames.flatten(0, 1)), frames.shape[-2:])  # [B * T, 3, H, W]
+
+    def decode_frames(self, frame_features: dict[str, torch.Tensor], input_hw: tuple[int, int]) -> torch.Tensor:
+        """Late fusion from per-frame backbone maps ({name: [B * T, C, h, w]}, the T frames of a
+        window adjacent): a video can compute each frame's maps once and reuse them in the T
+        windows that hold it."""
+        return self.decode(self.fusion(frame_features), input_hw)
+
+    def decode(self, features: dict[str, torch.Tensor], input_hw: tuple[int, int]) -> torch.Tensor:
+        """Fused backbone maps -> logits [B, T_out, H / s, W / s] for an input of `input_hw`."""
+        heatmap_size = (input_hw[0] // self.heatmap_stride, input_hw[1] // self.heatmap_stride)
+        return self.head(self.decoder(features, heatmap_size))
