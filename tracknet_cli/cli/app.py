@@ -10,7 +10,7 @@ import typer
 
 from tracknet_cli import __version__
 from tracknet_cli.cli import eval as eval_command
-from tracknet_cli.cli import predict_video, prepare, train
+from tracknet_cli.cli import export, predict_video, prepare, train
 from tracknet_cli.console import error_console
 from tracknet_cli.errors import TracknetError
 
@@ -53,6 +53,7 @@ app.add_typer(prepare.app, name="prepare")
 app.command(name="train")(train.train)
 app.command(name="eval")(eval_command.evaluate)
 app.command(name="predict-video")(predict_video.predict_video)
+app.command(name="export")(export.export)
 
 
 def _show_version(value: bool) -> None:

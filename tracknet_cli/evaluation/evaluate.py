@@ -15,9 +15,9 @@ from tracknet_cli.datasets.tracknet import TrackNetSequenceDataset, build_datase
 from tracknet_cli.devices import autocast_dtype, select_device
 from tracknet_cli.evaluation.evaluator import Evaluation, predict_frames, score
 from tracknet_cli.evaluation.metrics import Protocol
+from tracknet_cli.export import load_weights
 from tracknet_cli.fileio import atomic_path, write_json
 from tracknet_cli.inference.attention_maps import attention_maps, draw_attention, encode_png
-from tracknet_cli.training.checkpoint import load_model
 
 
 def evaluate_checkpoint(weights: str | Path, split: str = "test", data: str | None = None,
@@ -26,10 +26,11 @@ def evaluate_checkpoint(weights: str | Path, split: str = "test", data: str | No
                         on_start: Callable[[int], None] | None = None,
                         progress: Callable[[int], None] | None = None,
                         attention_maps: int = 0) -> tuple[Evaluation, dict]:
-    """Score `weights` on `split` of its own dataset, or of the data config `data`; with
+    """Score `weights` (a checkpoint or an ONNX export) on `split` of its own dataset, or of the
+    data config `data`; with
     `attention_maps` N, also draw where a deformable encoder looks from N predicted balls."""
     torch_device = select_device(device)
-    model, cfg, checkpoint = load_model(weights, torch_device)
+    model, cfg, checkpoint = load_weights(weights, torch_device)
     if data is not None:
         cfg.data = load_config(data=data, model=None).data
     cfg = apply_overrides(cfg, overrides)

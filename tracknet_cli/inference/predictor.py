@@ -11,8 +11,8 @@ from tracknet_cli.datasets.geometry import rescale_points
 from tracknet_cli.datasets.tracknet import SampleSpec, normalize_frames
 from tracknet_cli.devices import autocast, autocast_dtype, select_device
 from tracknet_cli.evaluation.decode import decode_candidates
+from tracknet_cli.export import load_weights
 from tracknet_cli.models.heatmap_model import HeatmapModel
-from tracknet_cli.training.checkpoint import load_model
 
 
 class Predictor:
@@ -40,8 +40,9 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, weights: str | Path, device: str = "auto", **kwargs) -> Predictor:
+        """From a training checkpoint or an ONNX export (run by onnxruntime)."""
         torch_device = select_device(device)
-        model, cfg, _ = load_model(weights, torch_device)
+        model, cfg, _ = load_weights(weights, torch_device)
         predictor = cls(model, SampleSpec.from_model_config(cfg.model), torch_device,
                         amp=cfg.training.amp, **kwargs)
         predictor.name = cfg.model.name

@@ -80,12 +80,13 @@ class MSDeformAttn(nn.Module):
 
     def forward(self, query: torch.Tensor, reference: torch.Tensor, value_tokens: torch.Tensor,
                 shapes: Shapes) -> torch.Tensor:
-        n, lq, _ = query.shape
+        lq = query.shape[1]
         m, levels, points = self.n_heads, self.n_levels, self.n_points
         value = self.value_proj(value_tokens).unflatten(-1, (m, -1))  # [N, S, M, D]
-        offsets = self.sampling_offsets(query).view(n, lq, m, levels, points, 2)  # in level pixels
-        weights = self.attention_weights(query).view(n, lq, m, levels * points).softmax(-1)
-        weights = weights.view(n, lq, m, levels, points)
+        # -1, not N, wherever the batch size enters a shape: exported graphs keep it dynamic
+        offsets = self.sampling_offsets(query).view(-1, lq, m, levels, points, 2)  # in level pixels
+        weights = self.attention_weights(query).view(-1, lq, m, levels * points).softmax(-1)
+        weights = weights.view(-1, lq, m, levels, points)
         level_wh = _level_sizes(tuple(shapes), offsets.device, offsets.dtype)  # [L, 2]
         locations = reference[:, :, None, None, None, :] + offsets / level_wh[:, None, :]
         if self.record:
@@ -145,7 +146,7 @@ class DeformableFPNDecoder(nn.Module):
                               for i, ((h, w), x) in enumerate(zip(shapes, maps))])  # [S, C]
         reference = pixel_centres(shapes, tokens.device, tokens.dtype)  # [S, 2]
         n = tokens.shape[0]
-        position, reference = position.expand(n, -1, -1), reference.expand(n, -1, -1)
+        position, reference = position.expand(n, -1, -1), reference.expand(n, -1, -1)  # [N, S, ...]
         for layer in self.layers:
             tokens = layer(tokens, position, reference, shapes)
         encoded = tokens.transpose(1, 2).split([h * w for h, w in shapes], dim=2)

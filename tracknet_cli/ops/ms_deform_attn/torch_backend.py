@@ -33,7 +33,7 @@ def ms_deform_attn_torch(value: torch.Tensor, shapes: LevelShapes,
     n, _, m, d = value.shape
     _, lq, _, levels, points, _ = sampling_locations.shape
     # One [N*M, D, H, W] map per level, the layout grid_sample reads: a single copy of value.
-    maps = [level.flatten(2).transpose(1, 2).reshape(n * m, d, h, w).to(work)
+    maps = [level.flatten(2).transpose(1, 2).reshape(-1, d, h, w).to(work)
             for level, (h, w) in zip(value.split([h * w for h, w in shapes], dim=1), shapes)]
     step = max(1, int(min(lq, chunk_elements // max(1, n * m * d * levels * points))))
     if step >= lq:
@@ -46,7 +46,7 @@ def ms_deform_attn_torch(value: torch.Tensor, shapes: LevelShapes,
 
 def _attend(maps: list[torch.Tensor], loc: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Weighted samples for one chunk of q queries: loc [N, q, M, L, P, 2] -> [N, q, M*D]."""
-    n, q, m, _, _, _ = loc.shape
+    _, q, m, _, _, _ = loc.shape
     d = maps[0].shape[1]
     # grid_sample's [-1, 1], which it maps back to x*W - 0.5 (align_corners=False)
     grids = (2 * loc.to(maps[0].dtype) - 1).transpose(1, 2).flatten(0, 1)  # [N*M, q, L, P, 2]
@@ -58,4 +58,4 @@ def _attend(maps: list[torch.Tensor], loc: torch.Tensor, weights: torch.Tensor) 
                                 padding_mode="zeros", align_corners=False)  # [N*M, D, q, P]
         term = (sampled * weights[:, :, :, level]).sum(-1)  # [N*M, D, q]
         out = term if out is None else out + term
-    return out.view(n, m * d, q).transpose(1, 2)  # [N, q, M*D], not contiguous
+    return out.view(-1, m * d, q).transpose(1, 2)  # [N, q, M*D], not contiguous

@@ -1,0 +1,115 @@
+"""Export: ONNX and TorchScript of every registered model checked against PyTorch, metadata, fp16,
+bad files refused by name, and ONNX files running in eval and predict-video."""
+
+import json
+
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from tests.conftest import fixture_path
+from tracknet_cli import __version__
+from tracknet_cli.cli.app import app
+from tracknet_cli.config import load_config, to_container
+from tracknet_cli.errors import DataError, TracknetError
+from tracknet_cli.export import METADATA_KEY, OnnxModel, export, load_weights
+from tracknet_cli.inference.predictor import Predictor
+from tracknet_cli.inference.video_prediction import PredictVideoOptions, predict_video
+from tracknet_cli.models import available_models, build_model
+from tracknet_cli.training.checkpoint import save_checkpoint
+
+SMALL = ["model.backbone.use_pretrained=false", "model.input_size=[128,64]", "model.heatmap.size=[64,32]"]
+PER_MODEL = {  # CPU-sized versions of the registered architectures
+    "vit_heatmap": ["model.backbone.preset=tiny"],
+    "convnext_fpn_heatmap": ["model.backbone.preset=tiny", "model.decoder.lateral_dim=32"],
+    "convnext_deformable_fpn_heatmap": ["model.backbone.preset=tiny", "model.decoder.d_model=32",
+                                        "model.decoder.n_heads=4", "model.decoder.num_encoder_layers=1",
+                                        "model.decoder.ffn_dim=64", "model.decoder.lateral_dim=32"],
+    "fast_heatmap": [],
+}
+
+
+def small_checkpoint(folder, name, *extra):
+    torch.manual_seed(0)
+    cfg = load_config(model=name, overrides=SMALL + PER_MODEL.get(name, []) + list(extra))
+    return save_checkpoint(folder / f"{name}.pt", model=build_model(cfg.model), config=to_container(cfg),
+                           epoch=3, step=30), cfg
+
+
+@pytest.mark.parametrize("name", available_models())
+def test_every_model_exports_to_onnx_within_tolerance(name, tmp_path):
+    weights, cfg = small_checkpoint(tmp_path, name)
+    result = export(weights, tmp_path / "out", "onnx")
+    assert result.passed and result.max_abs_diff <= 1e-4 and result.path.name == f"{name}.onnx"
+    graph = onnx.load(str(result.path))
+    assert graph.opset_import[0].version >= 17
+    assert graph.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"  # dynamic batch
+    meta = json.loads({p.key: p.value for p in graph.metadata_props}[METADATA_KEY])
+    assert meta["model"] == name and meta["frames"] == 3 and meta["output_frames"] == cfg.model.output_frames
+    assert meta["input_size"] == [128, 64] and meta["heatmap_size"] == [64, 32]
+    assert meta["mean"] == list(cfg.model.mean) and meta["version"] == __version__
+
+
+@pytest.mark.parametrize("name", ["fast_heatmap", "convnext_deformable_fpn_heatmap"])
+def test_torchscript_matches_eager(name, tmp_path):
+    weights, _ = small_checkpoint(tmp_path, name)
+    result = export(weights, tmp_path / "out", "torchscript")
+    assert result.passed and result.max_abs_diff <= 1e-5 and result.path.suffixes == [".torchscript", ".pt"]
+
+
+def test_half_onnx_validates_at_its_tolerance(tmp_path):
+    weights, _ = small_checkpoint(tmp_path, "fast_heatmap")
+    result = export(weights, tmp_path / "out", "onnx", half=True)
+    assert result.passed and 0 < result.max_abs_diff <= 1e-2 and result.path.name == "fast_heatmap_fp16.onnx"
+    fp32 = export(weights, tmp_path / "out", "onnx")
+    assert result.size_bytes < 0.6 * fp32.size_bytes
+
+
+def test_bad_arguments_and_files_are_refused(tmp_path):
+    weights, _ = small_checkpoint(tmp_path, "fast_heatmap")
+    with pytest.raises(TracknetError, match="opset 16: 17 or newer"):
+        export(weights, tmp_path, "onnx", opset=16)
+    with pytest.raises(TracknetError, match="'tflite' is not one of onnx, torchscript"):
+        export(weights, tmp_path, "tflite")
+    stranger = tmp_path / "stranger.onnx"
+    onnx.save(onnx.helper.make_model(onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])]),
+        opset_imports=[onnx.helper.make_opsetid("", 17)], ir_version=8), str(stranger))
+    with pytest.raises(DataError, match="stranger.onnx is an ONNX model but not a tracknet export"):
+        load_weights(stranger)
+    good = export(weights, tmp_path / "out", "onnx").path
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(good.read_bytes()[:5000])
+    with pytest.raises(DataError, match="cut.onnx is not a readable ONNX model"):
+        load_weights(cut)
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(DataError, match="not a tracknet checkpoint"):
+        export(tmp_path / "other.pt", tmp_path, "onnx")
+
+
+def test_onnx_weights_in_predict_video_give_the_checkpoint_track(tmp_path):
+    weights, _ = small_checkpoint(tmp_path, "fast_heatmap", "model.input_size=[128,72]", "model.heatmap.size=[64,36]")
+    onnx_path = export(weights, tmp_path / "out", "onnx").path
+    video = fixture_path("videos/tennis_broadcast_1080p.mp4")
+    tracks = []
+    for path in (weights, onnx_path):
+        predictor = Predictor.from_checkpoint(path, "cpu", threshold=0.0)
+        tracks.append(pd.read_csv(predict_video(video, predictor, tmp_path / path.suffix[1:],
+                                                PredictVideoOptions(batch_size=8)).csv))
+    assert isinstance(Predictor.from_checkpoint(onnx_path, "cpu").model, OnnxModel)
+    assert (tracks[0]["Visibility"] == tracks[1]["Visibility"]).all()
+    assert np.abs(tracks[0][["X", "Y"]].to_numpy() - tracks[1][["X", "Y"]].to_numpy()).max() <= 0.5
+
+
+def test_cli_export_prints_size_and_check(tmp_path, monkeypatch):
+    weights, _ = small_checkpoint(tmp_path, "fast_heatmap")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["export", "--weights", str(weights), "--format", "onnx"])
+    assert result.exit_code == 0, result.output
+    assert "MiB" in result.output and "passed: max |difference|" in result.output
+    assert (tmp_path / "runs/export/exp/fast_heatmap.onnx").is_file()

@@ -1,0 +1,43 @@
+"""`tracknet export`: a checkpoint as a checked ONNX or TorchScript file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tracknet_cli.console import console, key_value_table, print_written
+from tracknet_cli.runs import new_run_dir, newest_weights
+
+
+def export(
+    weights: Path = typer.Option(None, "--weights", help="Checkpoint (default: newest runs/train/*/weights/best.pt)."),
+    fmt: str = typer.Option("onnx", "--format", help="onnx or torchscript."),
+    opset: int = typer.Option(17, "--opset", help="ONNX opset (17 or newer)."),
+    half: bool = typer.Option(False, "--half", help="fp16 weights and activations (ONNX), checked at 1e-2."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Compare with PyTorch on a random batch."),
+    name: str = typer.Option(None, "--name", help="Run name under runs/export/."),
+    exist_ok: bool = typer.Option(False, "--exist-ok"),
+) -> None:
+    """Export a trained model for deployment, checked against PyTorch (max abs difference of the
+    logits at most 1e-4 in fp32). The ONNX file has a dynamic batch axis and carries its model
+    name, T, T_out, input and heatmap size, mean, std and version as metadata; `predict-video` and
+    `eval` take it as --weights.
+
+    Example: [bold]tracknet export --weights runs/train/exp/weights/best.pt --format onnx[/]
+    """
+    from tracknet_cli.export import export as run_export
+
+    if weights is None:
+        weights = newest_weights()
+        console.print(f"Using the newest checkpoint [bold]{weights}[/]")
+    run_dir = new_run_dir("export", name, exist_ok)
+    with console.status(f"Exporting {weights} to {fmt}..."):
+        result = run_export(weights, run_dir, fmt, opset, half, check)
+    check_line = ("skipped" if result.max_abs_diff is None else
+                  f"passed: max |difference| {result.max_abs_diff:.2e} <= {result.tolerance:g}")
+    console.print(key_value_table("Export", [
+        ("file", result.path), ("format", f"{fmt}{' fp16' if half else ''}"),
+        ("size", f"{result.size_bytes / 2**20:.2f} MiB"), ("check against PyTorch", check_line),
+    ]))
+    print_written(run_dir)
