@@ -26,85 +26,27 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import platform
-import statistics
-import time
-from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
 from tracknet_cli.fileio import write_json
-from tracknet_cli.ops.ms_deform_attn import ms_deform_attn
+from tracknet_cli.ops.ms_deform_attn.speed import (
+    HEAD_DIM,
+    HEADS,
+    IMPLEMENTATIONS,
+    POINTS,
+    SHAPES,
+    make_inputs,
+    speed,
+)
 from tracknet_cli.ops.ms_deform_attn.torch_backend import (
     DEFAULT_CHUNK_ELEMENTS,
     ms_deform_attn_torch,
 )
 from tracknet_cli.runs import new_run_dir
-
-HEADS, HEAD_DIM, POINTS = 8, 32, 4
-SHAPES = {
-    "a": {"levels": ((72, 128), (36, 64), (18, 32), (9, 16)), "batch": 8},
-    "b": {"levels": ((100, 167), (50, 84), (25, 42), (13, 21)), "batch": 2},
-}
-IMPLEMENTATIONS = ("torch", "torch.compile", "triton")
-
-
-def make_inputs(levels, batch: int, dtype: torch.dtype, device: str,
-                grad: bool) -> list[torch.Tensor]:
-    """value [N, S, M, D], locations [N, Lq, M, L, P, 2], weights [N, Lq, M, L, P], grad_out."""
-    torch.manual_seed(0)
-    s = sum(h * w for h, w in levels)
-    inputs = [torch.randn(batch, s, HEADS, HEAD_DIM, dtype=dtype, device=device),
-              torch.rand(batch, s, HEADS, len(levels), POINTS, 2, dtype=dtype, device=device),
-              torch.rand(batch, s, HEADS, len(levels), POINTS, dtype=dtype, device=device) / 16]
-    inputs = [t.requires_grad_(grad) for t in inputs]
-    return [*inputs, torch.randn(batch, s, HEADS * HEAD_DIM, dtype=dtype, device=device)]
-
-
-def median_ms(step: Callable[[], None], device: str, repeats: int) -> float:
-    step()  # warm-up: compilation, autotuning, allocator
-    times = []
-    for _ in range(repeats):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * 1000, 2)
-
-
-def attention(implementation: str, levels) -> Callable:
-    if implementation == "torch.compile":
-        return torch.compile(lambda v, l, w: ms_deform_attn(v, levels, None, l, w, backend="torch"))
-    return lambda v, l, w: ms_deform_attn(v, levels, None, l, w, backend=implementation)
-
-
-def speed(shape: str, batch: int, dtype: torch.dtype, implementation: str, device: str,
-          repeats: int) -> dict:
-    """Forward and forward+backward milliseconds of one implementation."""
-    row = {"shapes": shape, "batch": batch, "dtype": str(dtype).removeprefix("torch."),
-           "implementation": implementation}
-    if implementation == "triton" and device != "cuda":
-        return {**row, "forward_ms": "n/a (no CUDA)", "forward_backward_ms": "n/a (no CUDA)"}
-    levels = SHAPES[shape]["levels"]
-    fn = attention(implementation, levels)
-    value, loc, weights, grad_out = make_inputs(levels, batch, dtype, device, grad=True)
-
-    def forward():
-        with torch.no_grad():
-            fn(value, loc, weights)
-
-    def forward_backward():
-        for tensor in (value, loc, weights):
-            tensor.grad = None
-        fn(value, loc, weights).backward(grad_out)
-
-    return {**row, "forward_ms": median_ms(forward, device, repeats),
-            "forward_backward_ms": median_ms(forward_backward, device, repeats)}
+from tracknet_cli.timing import PeakMemory, median_ms
 
 
 def memory(batch: int, chunk_elements: float, backward: bool, device: str, repeats: int,
@@ -122,19 +64,11 @@ def memory(batch: int, chunk_elements: float, backward: bool, device: str, repea
             with torch.no_grad():
                 ms_deform_attn_torch(value, levels, loc, weights, chunk_elements)
 
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-        baseline = torch.cuda.memory_allocated()
+    with PeakMemory(device) as peak:
         step()
-        peak_mb = (torch.cuda.max_memory_allocated() - baseline) / 2**20
-    else:
-        Path("/proc/self/clear_refs").write_text("5")  # restart the peak (VmHWM) at the RSS now
-        baseline = _status_kib("VmRSS")
-        step()
-        peak_mb = (_status_kib("VmHWM") - baseline) / 1024
     chunks = "one pass" if chunk_elements == float("inf") else f"chunks of {chunk_elements:.0f}"
     return {"shapes": "a", "batch": batch, "pass": "forward+backward" if backward else "forward",
-            "torch backend": chunks, "peak_mb": round(peak_mb),
+            "torch backend": chunks, "peak_mb": round(peak.peak_mb),
             "ms": median_ms(step, device, repeats)}
 
 
@@ -144,13 +78,6 @@ def chunked_over_one_pass(memory_rows: list[dict], which: str) -> dict:
     chunked, one_pass = rows[False], rows[True]
     return {"peak": round(chunked["peak_mb"] / max(one_pass["peak_mb"], 1), 2),
             "time": round(chunked["ms"] / one_pass["ms"], 2)}
-
-
-def _status_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} missing from /proc/self/status")
 
 
 def table(title: str, rows: list[dict], columns: list[str]) -> Table:

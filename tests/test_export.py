@@ -113,3 +113,21 @@ def test_cli_export_prints_size_and_check(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "MiB" in result.output and "passed: max |difference|" in result.output
     assert (tmp_path / "runs/export/exp/fast_heatmap.onnx").is_file()
+
+
+def test_cli_benchmark_prints_and_writes_both_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["benchmark", "--models", "fast_heatmap", "--device", "cpu", "--input", "64x128", "--batch", "1,2",
+            "--repeats", "1", "--backends", "eager,onnxruntime"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "fast_heatmap" in result.output and "eager" in result.output
+    table = pd.read_csv(tmp_path / "runs/benchmark/exp/benchmark.csv")
+    assert table["backend"].tolist() == ["eager", "onnxruntime"] and (table["status"] == "ok").all()
+    assert (table["throughput_fps"] > 0).all() and (table["params_m"] == 0.48).all()
+    saved = json.loads((tmp_path / "runs/benchmark/exp/benchmark.json").read_text())
+    assert saved["settings"]["input_hw"] == [64, 128] and len(saved["models"]) == 2
+    slow = CliRunner().invoke(app, args[:-2] + ["--floor", "1e9"])
+    assert slow.exit_code == 1 and "Below the floor" in slow.output
+    bad = CliRunner().invoke(app, ["benchmark", "--input", "288by512"])
+    assert bad.exit_code == 2 and "HEIGHTxWIDTH" in bad.output

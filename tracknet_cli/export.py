@@ -57,7 +57,7 @@ def export(weights: str | Path, out_dir: str | Path, fmt: str = "onnx", opset: i
     path = Path(out_dir) / f"{cfg.model.name}{suffix}"
     with atomic_path(path) as tmp:
         if fmt == "onnx":
-            _write_onnx(model, cfg, example, tmp, opset, half)
+            write_onnx(model, cfg, example, tmp, opset, half)
             diff = _check_onnx(tmp, model, example, half) if check else None
         else:
             _write_torchscript(model, example, tmp)
@@ -83,7 +83,7 @@ def metadata(cfg: DictConfig) -> dict:
             "version": __version__, "config": to_container(cfg)}
 
 
-def _write_onnx(model: torch.nn.Module, cfg: DictConfig, example: torch.Tensor, path: Path,
+def write_onnx(model: torch.nn.Module, cfg: DictConfig, example: torch.Tensor, path: Path,
                 opset: int, half: bool) -> None:
     import onnx
 

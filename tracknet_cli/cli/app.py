@@ -9,8 +9,8 @@ import traceback
 import typer
 
 from tracknet_cli import __version__
+from tracknet_cli.cli import benchmark, export, predict_video, prepare, train
 from tracknet_cli.cli import eval as eval_command
-from tracknet_cli.cli import export, predict_video, prepare, train
 from tracknet_cli.console import error_console
 from tracknet_cli.errors import TracknetError
 
@@ -54,6 +54,7 @@ app.command(name="train")(train.train)
 app.command(name="eval")(eval_command.evaluate)
 app.command(name="predict-video")(predict_video.predict_video)
 app.command(name="export")(export.export)
+app.command(name="benchmark")(benchmark.benchmark)
 
 
 def _show_version(value: bool) -> None:

@@ -1,0 +1,143 @@
+"""`tracknet benchmark`: one table of every model's size and speed per backend.
+
+Per model (random weights, its registered architecture at the chosen input size and T) and
+backend (eager PyTorch, `torch.compile`, onnxruntime on an export): status, parameters, GMACs per
+output frame, latency in ms per frame at batch 1, throughput in frames/s at the largest batch, and
+the peak memory of that largest batch. Warm-up runs are excluded; times are medians. On CUDA the
+PyTorch backends run under bf16 autocast. `--kernels` adds the multi-scale deformable attention
+op at the encoder's shapes for the input size.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from tracknet_cli.config import load_config
+from tracknet_cli.devices import autocast, autocast_dtype, select_device
+from tracknet_cli.export import onnx_session, write_onnx
+from tracknet_cli.models import available_models, build_model
+from tracknet_cli.timing import PeakMemory, median_ms
+
+BACKENDS = ("eager", "compile", "onnxruntime")
+COLUMNS = ["model", "backend", "status", "params_m", "gmacs_per_frame", "latency_ms_b1",
+           "throughput_fps", "peak_mb"]
+
+
+@dataclass
+class BenchmarkSettings:
+    models: list[str] = field(default_factory=available_models)
+    device: str = "auto"
+    input_hw: tuple[int, int] = (288, 512)
+    frames: int = 3
+    batches: tuple[int, ...] = (1, 8)
+    backends: tuple[str, ...] = ("eager",)
+    repeats: int = 5
+
+
+def benchmark_models(settings: BenchmarkSettings, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    """A row per model and backend (see COLUMNS); a backend that fails is a row that says so."""
+    unknown = sorted(set(settings.backends) - set(BACKENDS))
+    if unknown:
+        raise ValueError(f"--backends {unknown} not among {', '.join(BACKENDS)}")
+    device = select_device(settings.device)
+    rows = []
+    for name in settings.models:
+        cfg = load_config(model=name, overrides=_overrides(settings))
+        model = build_model(cfg.model).eval()
+        size = {"params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
+                "gmacs_per_frame": round(gmacs_per_forward(model, settings) / cfg.model.output_frames, 2)}
+        model = model.to(device)
+        for backend in settings.backends:
+            row = {"model": name, "backend": backend, **size, **_measure(model, cfg, backend, device, settings)}
+            rows.append(row)
+            if on_row:
+                on_row(row)
+    return rows
+
+
+def _overrides(settings: BenchmarkSettings) -> list[str]:
+    height, width = settings.input_hw
+    return ["model.backbone.use_pretrained=false", f"model.frames={settings.frames}",
+            f"model.input_size=[{width},{height}]", f"model.heatmap.size=[{width // 2},{height // 2}]"]
+
+
+def gmacs_per_forward(model: torch.nn.Module, settings: BenchmarkSettings) -> float:
+    """Multiply-adds of one batch-1 forward on the CPU, by torch's FLOP counter (2 FLOPs each)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model.cpu()(torch.randn(1, settings.frames, 3, *settings.input_hw))
+    return counter.get_total_flops() / 2 / 1e9
+
+
+def _measure(model: torch.nn.Module, cfg, backend: str, device: torch.device, settings: BenchmarkSettings) -> dict:
+    try:
+        run = _runner(model, cfg, backend, device, settings)
+    except Exception as exc:  # a model a backend cannot take is a result, not a crash
+        return {"status": f"export failed: {_first_line(exc)}"}
+    out_frames = int(cfg.model.output_frames)
+    largest = max(settings.batches)
+    try:
+        inputs = {b: torch.randn(b, settings.frames, 3, *settings.input_hw, device=device)
+                  for b in (1, largest)}
+        latency = median_ms(lambda: run(inputs[1]), device, settings.repeats) / out_frames
+        run(inputs[largest])  # warm-up at this shape before the memory and time are taken
+        with PeakMemory(device) as peak:
+            run(inputs[largest])
+        batch_ms = median_ms(lambda: run(inputs[largest]), device, settings.repeats)
+    except Exception as exc:
+        return {"status": f"run failed: {_first_line(exc)}"}
+    return {"status": "ok", "latency_ms_b1": round(latency, 2),
+            "throughput_fps": round(largest * out_frames / batch_ms * 1000, 1), "peak_mb": peak.peak_mb}
+
+
+def _runner(model: torch.nn.Module, cfg, backend: str, device: torch.device,
+            settings: BenchmarkSettings) -> Callable[[torch.Tensor], object]:
+    if backend == "onnxruntime":
+        return _onnx_runner(model, cfg, device, settings)
+    net = torch.compile(model) if backend == "compile" else model
+    dtype = autocast_dtype(device, True)
+
+    def run(frames: torch.Tensor):
+        with torch.inference_mode(), autocast(device, dtype):
+            return net(frames)
+
+    return run
+
+
+def _onnx_runner(model: torch.nn.Module, cfg, device: torch.device, settings: BenchmarkSettings):
+    folder = Path(tempfile.mkdtemp(prefix="tracknet-benchmark-"))
+    path = folder / f"{cfg.model.name}.onnx"
+    example = torch.randn(1, settings.frames, 3, *settings.input_hw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write_onnx(model.cpu(), cfg, example, path, 17, False)
+    model.to(device)
+    session = onnx_session(path, device.type)
+    return lambda frames: session.run(None, {"frames": frames.cpu().numpy()})
+
+
+def kernel_rows(settings: BenchmarkSettings, batch: int = 8) -> list[dict]:
+    """The deformable attention op at the deformable model's encoder shapes for this input (ConvNeXt
+    strides 4-32), per implementation: fp32, and bf16 on CUDA."""
+    from tracknet_cli.ops.ms_deform_attn.speed import IMPLEMENTATIONS, speed
+
+    device = select_device(settings.device)
+    height, width = settings.input_hw
+    levels = tuple((height // s, width // s) for s in (4, 8, 16, 32))
+    label = f"{width}x{height} input"
+    dtypes = [torch.float32, torch.bfloat16] if device.type == "cuda" else [torch.float32]
+    return [speed(label, batch, dtype, implementation, device.type, settings.repeats, levels)
+            for dtype in dtypes for implementation in IMPLEMENTATIONS]
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:120] if text else ''}"

@@ -1,0 +1,99 @@
+"""`tracknet benchmark`: size and speed of the models per backend, in one table."""
+
+from __future__ import annotations
+
+import typer
+from rich import box
+
+from tracknet_cli.console import console, print_written
+from tracknet_cli.errors import TracknetError
+from tracknet_cli.runs import new_run_dir
+
+
+def benchmark(
+    models: str = typer.Option("all", "--models", help="all, or comma-separated model names."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    input_size: str = typer.Option("288x512", "--input", help="HEIGHTxWIDTH of the model input."),
+    frames: int = typer.Option(3, "--frames", help="T, frames per window."),
+    batch: str = typer.Option("1,8", "--batch", help="Batch sizes: latency at 1, throughput at the largest."),
+    backends: str = typer.Option("eager", "--backends", help="Comma-separated: eager, compile, onnxruntime."),
+    kernels: bool = typer.Option(False, "--kernels", help="Add the deformable attention op's table."),
+    repeats: int = typer.Option(5, "--repeats", help="Timed runs per figure (the median is kept)."),
+    floor: float = typer.Option(None, "--floor", help="Exit 1 when a row's throughput (frames/s) is lower."),
+    name: str = typer.Option(None, "--name", help="Run name under runs/benchmark/."),
+    exist_ok: bool = typer.Option(False, "--exist-ok"),
+) -> None:
+    """Parameters, GMACs per frame, latency (batch 1), throughput (largest batch) and peak memory of
+    each model per backend; writes benchmark.csv and benchmark.json.
+
+    Example: [bold]tracknet benchmark --models fast_heatmap --device cpu --backends eager,onnxruntime[/]
+    """
+    import pandas as pd
+    from rich.table import Table
+
+    from tracknet_cli.benchmark import COLUMNS, BenchmarkSettings, benchmark_models, kernel_rows
+    from tracknet_cli.fileio import atomic_path, write_json
+    from tracknet_cli.models import available_models
+
+    settings = BenchmarkSettings(
+        models=available_models() if models == "all" else [m.strip() for m in models.split(",")],
+        device=device, input_hw=_size(input_size), frames=frames, batches=_ints(batch, "--batch"),
+        backends=tuple(b.strip() for b in backends.split(",")), repeats=repeats)
+    unknown = sorted(set(settings.models) - set(available_models()))
+    if unknown:
+        raise TracknetError(f"--models: {unknown} not registered; registered: {', '.join(available_models())}")
+    run_dir = new_run_dir("benchmark", name, exist_ok)
+    with console.status("Benchmarking...") as status:
+        rows = benchmark_models(settings, on_row=lambda r: status.update(f"Benchmarked {r['model']} {r['backend']}"))
+        kernel = kernel_rows(settings) if kernels else []
+    height, width = settings.input_hw
+    table = Table(title=f"{width}x{height}, T={frames}, batches {list(settings.batches)}, random weights",
+                  box=box.SIMPLE_HEAD)
+    longest_name = max(len(row["model"]) for row in rows)
+    for column in COLUMNS:
+        table.add_column(HEADERS.get(column, column), overflow="fold",
+                         min_width=longest_name if column == "model" else None,
+                         justify="left" if column in ("model", "backend", "status") else "right")
+    for row in rows:
+        table.add_row(*[str(row.get(column, "-")) for column in COLUMNS])
+    console.print(table)
+    if kernel:
+        kernel_table = Table(title="Multi-scale deformable attention (M=8, D=32, L=4, P=4)", box=box.SIMPLE_HEAD)
+        for column in kernel[0]:
+            kernel_table.add_column(HEADERS.get(column, column), justify="right")
+        for row in kernel:
+            kernel_table.add_row(*[str(v) for v in row.values()])
+        console.print(kernel_table)
+    with atomic_path(run_dir / "benchmark.csv") as tmp:
+        pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp, index=False)
+    write_json(run_dir / "benchmark.json", {"settings": settings.__dict__, "models": rows, "kernels": kernel})
+    print_written(run_dir)
+    slow = [f"{r['model']} {r['backend']} {r.get('throughput_fps', 'failed')}" for r in rows
+            if floor is not None and (r["status"] != "ok" or r["throughput_fps"] < floor)]
+    if slow:
+        console.print(f"[bold red]Below the floor of {floor} frames/s:[/] " + "; ".join(slow))
+        raise typer.Exit(1)
+
+
+# short headers keep the table whole in an 80-column terminal; the files keep the full names
+HEADERS = {"params_m": "M params", "gmacs_per_frame": "GMACs/f", "latency_ms_b1": "ms/f b1",
+           "throughput_fps": "fps", "peak_mb": "peak MB", "implementation": "impl",
+           "forward_ms": "fwd ms", "forward_backward_ms": "fwd+bwd ms"}
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"--input {text!r}: expected HEIGHTxWIDTH, e.g. 288x512") from None
+    return height, width
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{option} {text!r}: expected comma-separated whole numbers") from None
+    if min(values) < 1:
+        raise typer.BadParameter(f"{option} {text!r}: batch sizes start at 1")
+    return values
