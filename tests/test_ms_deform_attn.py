@@ -233,7 +233,7 @@ def test_gradcheck(chunk_elements):
 def test_chunks_match_one_pass():
     case = Case("long", ((7, 13), (4, 5)), n=2, m=2, d=8, lq=40, p=3)
     inputs = make_inputs(case)
-    per_query = case.n * case.m * case.d * len(case.shapes) * case.p  # sampled values
+    per_query = case.m * case.d * len(case.shapes) * case.p  # sampled values per batch item
     whole, chunked = (
         run_with_grads(lambda v, l, w: ms_deform_attn_torch(v, case.shapes, l, w, budget), *inputs)
         for budget in (float("inf"), 3 * per_query)  # 3 queries per chunk, the last one short
@@ -265,16 +265,20 @@ class _Attention(torch.nn.Module):
 
 
 @pytest.mark.filterwarnings("ignore")  # the TorchScript exporter warns about itself and shapes
-@pytest.mark.parametrize("chunk_elements", [None, 2 * (2 * 2 * 8 * 3 * 2)],
+@pytest.mark.parametrize("chunk_elements", [None, 2 * (2 * 8 * 3 * 2)],
                          ids=["auto", "two_queries_per_chunk"])
 def test_onnx_export_runs_in_onnxruntime(tmp_path, chunk_elements):
     ort = pytest.importorskip("onnxruntime")
-    case = CASES[1]  # 2 x 2 x 8 x 3 x 2 sampled values per query
+    case = CASES[1]  # 2 x 8 x 3 x 2 sampled values per query and batch item
     value, loc, weights, _ = (t.float() for t in make_inputs(case))
     path = tmp_path / "msda.onnx"
+    names = ["value", "loc", "weights"]
     torch.onnx.export(_Attention(case.shapes, chunk_elements), (value, loc, weights), path,
-                      input_names=["value", "loc", "weights"], opset_version=17, dynamo=False)
+                      input_names=names, dynamic_axes={name: {0: "batch"} for name in names},
+                      opset_version=17, dynamo=False)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    # run at another batch size than the export's: the chunks must not depend on it
+    value, loc, weights = (torch.cat([t, t.flip(0), t]) for t in (value, loc, weights))
     feed = {"value": value.numpy(), "loc": loc.numpy(), "weights": weights.numpy()}
     (got,) = session.run(None, feed)
     expected = ms_deform_attn(value, case.shapes, None, loc, weights, "torch")

@@ -6,7 +6,7 @@ precision grid_sample's coordinates overflow far outside the image and its locat
 are summed over D in half precision.
 
 The big intermediate is the sampled values, [N*M, D, Lq, L*P]. Queries are taken in chunks that
-hold at most `chunk_elements` of them, and levels one at a time, so the forward's peak memory no
+hold at most `chunk_elements` of them per batch item, and levels one at a time, so the forward's peak memory no
 longer grows with Lq; inputs that fit run as one chunk. Under autograd each chunk's samples are
 still kept for backward (the weights' gradient needs them), so a training step holds them all;
 the Triton backend keeps only its inputs.
@@ -19,9 +19,11 @@ import torch.nn.functional as F
 
 from tracknet_cli.ops.ms_deform_attn.inputs import LevelShapes
 
-# 32 Mi sampled values (128 MiB in fp32) per chunk: large enough that the per-chunk overhead
-# is noise, small enough to bound the intermediates of a full encoder layer at batch 8.
-DEFAULT_CHUNK_ELEMENTS = 1 << 25
+# 4 Mi sampled values (16 MiB in fp32) per batch item and chunk: large enough that the per-chunk
+# overhead is noise, small enough to bound an encoder layer's intermediates (12 chunks for a
+# 512x288 input). Per batch item, so the chunks do not depend on the batch size: an exported graph
+# keeps a dynamic batch axis.
+DEFAULT_CHUNK_ELEMENTS = 1 << 22
 
 
 def ms_deform_attn_torch(value: torch.Tensor, shapes: LevelShapes,
@@ -35,7 +37,7 @@ def ms_deform_attn_torch(value: torch.Tensor, shapes: LevelShapes,
     # One [N*M, D, H, W] map per level, the layout grid_sample reads: a single copy of value.
     maps = [level.flatten(2).transpose(1, 2).reshape(-1, d, h, w).to(work)
             for level, (h, w) in zip(value.split([h * w for h, w in shapes], dim=1), shapes)]
-    step = max(1, int(min(lq, chunk_elements // max(1, n * m * d * levels * points))))
+    step = max(1, int(min(lq, chunk_elements // max(1, m * d * levels * points))))
     if step >= lq:
         out = _attend(maps, sampling_locations, attention_weights)
         return out.to(value.dtype, memory_format=torch.contiguous_format)
