@@ -41,8 +41,9 @@ def ms_deform_attn_torch(value: torch.Tensor, shapes: LevelShapes,
     if step >= lq:
         out = _attend(maps, sampling_locations, attention_weights)
         return out.to(value.dtype, memory_format=torch.contiguous_format)
-    chunks = zip(sampling_locations.split(step, dim=1), attention_weights.split(step, dim=1))
-    out = torch.cat([_attend(maps, loc, weights) for loc, weights in chunks], dim=1)
+    # slices, not split(): an exported graph keeps constant bounds that hold for any batch size
+    out = torch.cat([_attend(maps, sampling_locations[:, start:start + step], attention_weights[:, start:start + step])
+                     for start in range(0, lq, step)], dim=1)
     return out.to(value.dtype)
 
 
