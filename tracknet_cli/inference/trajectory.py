@@ -36,6 +36,8 @@ MOTION_WEIGHT = 1.0  # a jump at the speed limit costs as much as a candidate of
 MIN_SCORE = 1e-6  # keeps -log(score) finite for a zero score
 
 ANCHORS_PER_SIDE = 3  # known positions on each side of a gap that its interpolation fits
+MOVING_PX, STILL_SHARE = 4.0, 0.25  # a repeated frame: the ball all but still for a frame amid motion
+MIN_REPEATS, REPEAT_SHARE, SEEN_SHARE = 4, 0.8, 0.5  # what makes a cadence of repeats (frame_times)
 
 COLUMNS = ["Frame", "Visibility", "X", "Y", "Confidence", "Interpolated"]
 
@@ -220,10 +222,12 @@ def fill_gaps(xy: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
     instead of threading every point. On held-out points of real shuttlecock tracks (gaps of 1-5
     frames) the cubic errs a quarter to a third less than a line, a tenth less than a parabola
     through two points a side.
-    Time is the frame number: a video that repeats frames (25 fps shown at 30) bends the fit.
+    Time is `frame_times(xy)`: the frame number, less the repeated frames of a video converted
+    from a lower frame rate (25 fps shown at 30 repeats every sixth frame), which would bend the fit.
     """
     xy = _check_xy(xy)
     _check_max_gap(max_gap)
+    times = frame_times(xy)
     known = np.isfinite(xy).all(axis=1)
     filled = xy.copy()
     interpolated = np.zeros(len(xy), dtype=bool)
@@ -232,9 +236,42 @@ def fill_gaps(xy: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
             continue
         side = _anchors_per_side(known, start, stop)
         anchors = np.concatenate([np.arange(start - side, start), np.arange(stop, stop + side)])
-        filled[start:stop] = _poly_fit(anchors - start, xy[anchors], np.arange(stop - start), side)
+        filled[start:stop] = _poly_fit(times[anchors] - times[start], xy[anchors],
+                                       times[start:stop] - times[start], side)
         interpolated[start:stop] = True
     return filled, interpolated
+
+
+def frame_times(xy: np.ndarray) -> np.ndarray:
+    """[N] time of each frame in steps of the source footage: the frame number, minus one for each
+    frame before it that repeats its predecessor, when the repeats come in a regular cadence.
+
+    A repeat shows as a moving ball (over MOVING_PX per frame on both sides) that all but stands
+    still for one frame (under STILL_SHARE of those steps: labels and detections jitter). A cadence
+    is a period of 2-12 frames and a phase that hold at least MIN_REPEATS repeats, REPEAT_SHARE of
+    all of them, where at least SEEN_SHARE of the frames at that phase that could show a repeat do
+    (so every second frame is not taken for every sixth). Every frame at that phase is then a
+    repeat, also inside gaps.
+    """
+    n = len(xy)
+    step = np.linalg.norm(np.diff(xy, axis=0), axis=1)  # [N-1], NaN next to a gap
+    with np.errstate(invalid="ignore"):
+        around = np.minimum(step[:-2], step[2:])  # the steps before and after each inner step
+        moving = around > MOVING_PX
+        still = step[1:-1] < STILL_SHARE * around
+    frame = np.arange(2, n - 1)  # the frame each entry of `still` and `moving` is about
+    seen, repeats = frame[moving], frame[still & moving]
+    times = np.arange(n, dtype=np.float64)
+    if len(repeats) < MIN_REPEATS:
+        return times
+    for period in range(12, 1, -1):  # the longest cadence first: a period's multiples fit too
+        phase = int(np.bincount(repeats % period, minlength=period).argmax())
+        held = np.sum(repeats % period == phase)
+        if (held >= REPEAT_SHARE * len(repeats)
+                and held >= SEEN_SHARE * np.sum(seen % period == phase)):
+            is_repeat = (np.arange(n) % period == phase) & (np.arange(n) > 0)
+            return times - np.cumsum(is_repeat)
+    return times
 
 
 def _anchors_per_side(known: np.ndarray, start: int, stop: int) -> int:
