@@ -79,7 +79,8 @@ class RefDetModel(nn.Module):
         self.search_proj = nn.ModuleList(nn.Conv2d(cfg.fpn_channels, cfg.corr_channels, 1) for _ in range(2))
         self.template_proj = nn.ModuleList(nn.Conv2d(cfg.fpn_channels, cfg.corr_channels, 1) for _ in range(2))
         in_channels = cfg.fpn_channels + 2 * cfg.corr_channels
-        self.head = nn.Sequential(ConvNormAct(in_channels, cfg.det_channels), ConvNormAct(cfg.det_channels, cfg.det_channels))
+        self.head = nn.Sequential(ConvNormAct(in_channels, cfg.det_channels),
+                                  ConvNormAct(cfg.det_channels, cfg.det_channels))
         self.objectness = nn.Conv2d(cfg.det_channels, 1, 1)
         self.box = nn.Conv2d(cfg.det_channels, 4, 1)
         nn.init.constant_(self.objectness.bias, math.log(cfg.prior / (1 - cfg.prior)))
