@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from tracknet_cli.models.backbones.convnext_backbone import ConvNeXtBackboneConfig
-from tracknet_cli.models.refdet import RefDetConfig, RefDetModel, TemplateFusion, depthwise_correlation
+from tracknet_cli.models.refdet import (
+    RefDetConfig,
+    RefDetModel,
+    TemplateFusion,
+    depthwise_correlation,
+)
 
 
 def tiny(fusion="attention"):

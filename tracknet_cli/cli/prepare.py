@@ -7,15 +7,17 @@ from pathlib import Path
 import typer
 
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
+from tracknet_cli.datasets.refdet_layout import SPLITS, RefdetReport, scan_refdet
 from tracknet_cli.datasets.synthetic import SyntheticSpec, generate_synthetic_dataset
 from tracknet_cli.datasets.validate import ValidationReport, validate_tracknet
 from tracknet_cli.datasets.video_clip import video_to_clip
-from tracknet_cli.errors import DataError
+from tracknet_cli.errors import DataError, LabelError
 from tracknet_cli.fileio import write_json
 from tracknet_cli.runs import new_run_dir
 
 app = typer.Typer(
-    help="Prepare data: synthetic matches, dataset validation and index, labelled videos.\n\n"
+    help="Prepare data: synthetic matches, dataset validation and index (TrackNet and refdet "
+         "layouts), labelled videos.\n\n"
          "Example: [bold]tracknet prepare tracknet --root data/tennis --cache 512x288[/]",
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -93,8 +95,28 @@ def tracknet(
     run_dir = new_run_dir("prepare", name, exist_ok)
     report = _validate_with_progress(root, cache_size, workers)
     _report(report, run_dir)
-    if strict and report.defects:
-        raise DataError(f"{len(report.defects)} defects in {root} (--strict); see {run_dir / 'defects.csv'}")
+    _fail_if_strict(strict, report.defects, root, run_dir)
+
+
+@app.command()
+def refdet(
+    root: Path = typer.Option(..., "--root", help="Folder holding templates/ and train|val/search/."),
+    strict: bool = typer.Option(False, "--strict", help="Exit non-zero when any defect is found."),
+    name: str = RUN_OPTIONS["name"],
+    exist_ok: bool = RUN_OPTIONS["exist_ok"],
+) -> None:
+    """Validate a reference-based detection dataset (object templates, search images, boxes), report
+    every defect by file and line.
+
+    Example: [bold]tracknet prepare refdet --root data/refdet --strict[/]
+    """
+    run_dir = new_run_dir("prepare", name, exist_ok)
+    with progress_bar("images") as progress:
+        task = progress.add_task("Checking", total=None)
+        report = scan_refdet(root, on_start=lambda n: progress.update(task, total=n),
+                             progress=lambda n: progress.advance(task, n))
+    _report_refdet(report, run_dir)
+    _fail_if_strict(strict, report.defects, root, run_dir)
 
 
 @app.command()
@@ -147,13 +169,36 @@ def _report(report: ValidationReport, run_dir: Path) -> None:
         ("frame cache", summary["cache"] or "none (--cache WxH writes one)"),
     ]
     console.print(key_value_table(f"Dataset {report.root}", rows))
-    if report.defects:
-        for defect in report.defects[:MAX_DEFECTS_SHOWN]:
-            console.print(f"  [red]{defect.kind}[/] {defect}", highlight=False)
-        if len(report.defects) > MAX_DEFECTS_SHOWN:
-            console.print(f"  ... and {len(report.defects) - MAX_DEFECTS_SHOWN} more in defects.csv")
+    _print_defects(report.defects)
     report.save(run_dir)
     print_written(run_dir, "Report")
+
+
+def _report_refdet(report: RefdetReport, run_dir: Path) -> None:
+    summary = report.summary()
+    rows = [("objects", summary["objects"]), ("templates", summary["templates"])]
+    for split in SPLITS:
+        counts = summary["splits"][split]
+        rows.append((f"{split} images (with / without object)",
+                     f"{counts['images']} ({counts['with_object']} / {counts['without_object']})"))
+    kinds = ", ".join(f"{kind} {count}" for kind, count in summary["defect_kinds"].items())
+    rows.append(("defects", f"{summary['defects']} ({kinds})" if kinds else 0))
+    console.print(key_value_table(f"Refdet dataset {report.root}", rows))
+    _print_defects(report.defects)
+    report.save(run_dir)
+    print_written(run_dir, "Report")
+
+
+def _print_defects(defects: list[LabelError]) -> None:
+    for defect in defects[:MAX_DEFECTS_SHOWN]:
+        console.print(f"  [red]{defect.kind}[/] {defect}", highlight=False)
+    if len(defects) > MAX_DEFECTS_SHOWN:
+        console.print(f"  ... and {len(defects) - MAX_DEFECTS_SHOWN} more in defects.csv")
+
+
+def _fail_if_strict(strict: bool, defects: list[LabelError], root: Path, run_dir: Path) -> None:
+    if strict and defects:
+        raise DataError(f"{len(defects)} defects in {root} (--strict); see {run_dir / 'defects.csv'}")
 
 
 def _histogram(counts: dict[int, int], codes: range) -> str:

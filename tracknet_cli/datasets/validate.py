@@ -65,14 +65,19 @@ class ValidationReport:
 
     def save(self, folder: Path) -> None:
         """`summary.json` and `defects.csv` (kind, file, line, message) into `folder`."""
-        table = pd.DataFrame(
-            [{"kind": d.kind, "file": str(d.path), "line": d.line, "message": d.message}
-             for d in self.defects],
-            columns=["kind", "file", "line", "message"],
-        ).astype({"line": "Int64"})  # whole line numbers, empty where a file has none
-        with atomic_path(Path(folder) / "defects.csv") as tmp:
-            table.to_csv(tmp, index=False)
+        write_defects_csv(Path(folder) / "defects.csv", self.defects)
         write_json(Path(folder) / "summary.json", self.summary())
+
+
+def write_defects_csv(path: Path, defects: list[LabelError]) -> None:
+    """One row per defect: kind, file, line, message."""
+    table = pd.DataFrame(
+        [{"kind": d.kind, "file": str(d.path), "line": d.line, "message": d.message}
+         for d in defects],
+        columns=["kind", "file", "line", "message"],
+    ).astype({"line": "Int64"})  # whole line numbers, empty where a file has none
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
 
 
 def validate_tracknet(
@@ -143,7 +148,7 @@ def _check_clip(
                                       f"row names {file_name}, which does not exist", "missing-image"))
             continue
         try:
-            width, height = _image_size(image_path)
+            width, height = image_size(image_path)
         except OSError as exc:
             defects.append(LabelError(image_path, None, f"unreadable image ({exc}); "
                                       f"labelled on {label_path.name} line {label.line}",
@@ -171,7 +176,7 @@ def _names_on_lines(label_path: Path, lines: set[int]) -> set[str]:
     return {text[line - 1].split(",")[0].strip() for line in lines if 0 < line <= len(text)}
 
 
-def _image_size(path: Path) -> tuple[int, int]:
+def image_size(path: Path) -> tuple[int, int]:
     """(width, height) after proving the image decodes to its end.
 
     JPEGs decode in draft mode (libjpeg's DCT scaling, 1/8 size): every byte of the entropy-coded
