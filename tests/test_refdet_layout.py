@@ -1,16 +1,20 @@
-"""The refdet layout: templates and search images scanned, every defect by file, line and kind."""
+"""The refdet layout: templates and search images scanned, every defect by file, line and kind;
+the dataset built on a scan."""
 
 import csv
 import json
 import os
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from tracknet_cli.cli.app import app
+from tracknet_cli.datasets.refdet import RefdetDataset
 from tracknet_cli.datasets.refdet_layout import scan_refdet
 from tracknet_cli.errors import DataError
 
@@ -251,3 +255,23 @@ def test_help_shows_an_example():
     result = CliRunner().invoke(app, ["prepare", "refdet", "--help"])
     assert result.exit_code == 0, result.output
     assert "Example" in result.output and "tracknet prepare refdet" in result.output
+
+
+# --- the dataset over a scanned layout --------------------------------------------------------
+
+def test_dataset_samples_scale_boxes_and_normalise(layout):
+    report = scan_refdet(layout)
+    train = RefdetDataset(report, "train", search_size=(128, 96), template_size=(32, 32))
+    assert len(train) == 5
+    samples = {Path(train[i]["meta"]["image"]).stem: train[i] for i in range(len(train))}
+    cup = samples["cup_frame_0000"]
+    assert cup["templates"].shape == (3, 3, 32, 32) and cup["search"].shape == (3, 96, 128)
+    assert cup["present"] and cup["meta"]["object"] == "cup" and cup["meta"]["size"].tolist() == list(SIZE)
+    # 10 8 30 20 in a 64x48 image is 20 16 60 40 at 128x96 (pixel edges scale by the size ratio)
+    assert cup["box"].tolist() == [20.0, 16.0, 60.0, 40.0]
+    absent = samples["cup_frame_0002"]
+    assert not absent["present"] and torch.isnan(absent["box"]).all()
+    # the white corner rectangle of the search image is bright after normalisation, the rest dark
+    assert cup["search"][:, 10, 10].min() > 1.5 and cup["search"][:, 90, 120].max() < 0
+    with pytest.raises(DataError, match="no usable test samples"):
+        RefdetDataset(report, "test")
