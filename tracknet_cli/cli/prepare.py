@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import typer
 
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 from tracknet_cli.datasets.refdet_layout import SPLITS, RefdetReport, scan_refdet
-from tracknet_cli.datasets.synthetic import SyntheticSpec, generate_synthetic_dataset
+from tracknet_cli.datasets.synthetic import (
+    RefdetSpec,
+    SyntheticSpec,
+    generate_refdet_dataset,
+    generate_synthetic_dataset,
+)
 from tracknet_cli.datasets.validate import ValidationReport, validate_tracknet
 from tracknet_cli.datasets.video_clip import video_to_clip
 from tracknet_cli.errors import DataError, LabelError
@@ -43,39 +49,108 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return width, height
 
 
+class SyntheticTask(str, Enum):
+    ball = "ball"
+    refdet = "refdet"
+
+
+DEFAULT_OUT = {SyntheticTask.ball: Path("data/synthetic"), SyntheticTask.refdet: Path("data/refdet")}
+# options that only one task reads: given with the other task they would be silently ignored
+TASK_OPTIONS = {
+    SyntheticTask.ball: ("games", "clips", "frames", "width", "height", "cache"),
+    SyntheticTask.refdet: ("objects", "frames_per_object", "val_frames", "search_size",
+                           "template_size"),
+}
+
+
 @app.command()
 def synthetic(
-    out: Path = typer.Option(Path("data/synthetic"), "--out", help="Folder to render the dataset into."),
-    games: int = typer.Option(5, help="Games (game1, game2, ...)."),
-    clips: int = typer.Option(4, help="Clips per game."),
-    frames: int = typer.Option(150, help="Frames per clip."),
-    width: int = typer.Option(1280, help="Frame width in pixels."),
-    height: int = typer.Option(720, help="Frame height in pixels."),
+    ctx: typer.Context,
+    task: SyntheticTask = typer.Option(SyntheticTask.ball, "--task", help="ball: broadcast tennis in the TrackNet layout; refdet: textured objects to find in cluttered scenes, in the refdet layout."),
+    out: Path = typer.Option(None, "--out", help="Folder to render the dataset into (default data/synthetic, or data/refdet for --task refdet)."),
+    games: int = typer.Option(5, help="ball: games (game1, game2, ...)."),
+    clips: int = typer.Option(4, help="ball: clips per game."),
+    frames: int = typer.Option(150, help="ball: frames per clip."),
+    width: int = typer.Option(1280, help="ball: frame width in pixels."),
+    height: int = typer.Option(720, help="ball: frame height in pixels."),
+    cache: str = typer.Option(None, "--cache", help="ball: also write a frame cache at WxH, e.g. 512x288."),
+    objects: int = typer.Option(8, help="refdet: objects, each with three templates, in both splits."),
+    frames_per_object: int = typer.Option(40, help="refdet: train search images per object."),
+    val_frames: int = typer.Option(10, help="refdet: val search images per object."),
+    search_size: str = typer.Option("1024x576", "--search-size", help="refdet: search image size WxH."),
+    template_size: int = typer.Option(256, help="refdet: template side in pixels (square)."),
+    quality: int = typer.Option(90, help="JPEG quality of the written images."),
     seed: int = typer.Option(0, help="Random seed: the same seed renders the same dataset."),
-    cache: str = typer.Option(None, "--cache", help="Also write a frame cache at WxH, e.g. 512x288."),
-    workers: int = typer.Option(2, help="Processes rendering clips in parallel."),
+    workers: int = typer.Option(2, help="Processes rendering clips (ball) or objects (refdet) in parallel."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already in --out."),
     name: str = RUN_OPTIONS["name"],
     exist_ok: bool = RUN_OPTIONS["exist_ok"],
 ) -> None:
-    """Render synthetic broadcast tennis in the TrackNet layout, with labels and videos, and index it.
+    """Render a synthetic dataset: broadcast tennis in the TrackNet layout, with labels and videos
+    (--task ball), or objects to find by their templates in cluttered scenes (--task refdet); then
+    validate it.
 
     Example: [bold]tracknet prepare synthetic --out data/synthetic --games 5 --seed 0[/]
+
+    Example: [bold]tracknet prepare synthetic --task refdet --out data/refdet --objects 8[/]
     """
-    cache_size = parse_size(cache)
-    spec = SyntheticSpec(games=games, clips_per_game=clips, frames_per_clip=frames,
-                         width=width, height=height, seed=seed)
-    spec.validate()  # before a run folder or a progress bar appears
-    run_dir = new_run_dir("prepare", name, exist_ok)
-    total = games * clips * frames
+    _reject_options_of_other_task(ctx, task)
+    out = out or DEFAULT_OUT[task]
+    if task is SyntheticTask.refdet:
+        search_width, search_height = parse_size(search_size)
+        spec = RefdetSpec(objects=objects, frames_per_object=frames_per_object,
+                          val_frames_per_object=val_frames, width=search_width,
+                          height=search_height, template_size=template_size, seed=seed,
+                          jpeg_quality=quality)
+        _synthetic_refdet(out, spec, workers, overwrite, _validated_run_dir(spec, name, exist_ok))
+    else:
+        cache_size = parse_size(cache)
+        spec = SyntheticSpec(games=games, clips_per_game=clips, frames_per_clip=frames,
+                             width=width, height=height, seed=seed, jpeg_quality=quality)
+        _synthetic_ball(out, spec, cache_size, workers, overwrite,
+                        _validated_run_dir(spec, name, exist_ok))
+
+
+def _validated_run_dir(spec: SyntheticSpec | RefdetSpec, name: str | None, exist_ok: bool) -> Path:
+    """The run folder, made only once the spec is known to render: a typo leaves no empty run."""
+    spec.validate()
+    return new_run_dir("prepare", name, exist_ok)
+
+
+def _reject_options_of_other_task(ctx: typer.Context, task: SyntheticTask) -> None:
+    for other, names in TASK_OPTIONS.items():
+        # by name: typer may ship its own copy of click, whose ParameterSource is another enum
+        given = [n for n in names if ctx.get_parameter_source(n).name != "DEFAULT"]
+        if other is not task and given:
+            option = "--" + given[0].replace("_", "-")
+            raise typer.BadParameter(f"{option} is for --task {other.value}, not --task {task.value}")
+
+
+def _synthetic_ball(out: Path, spec: SyntheticSpec, cache_size: tuple[int, int] | None,
+                    workers: int, overwrite: bool, run_dir: Path) -> None:
+    total = spec.games * spec.clips_per_game * spec.frames_per_clip
     with progress_bar("frames") as progress:
-        task = progress.add_task("Rendering", total=total)
+        task_id = progress.add_task("Rendering", total=total)
         summary = generate_synthetic_dataset(out, spec, workers=workers, overwrite=overwrite,
-                                             progress=lambda n: progress.advance(task, n))
+                                             progress=lambda n: progress.advance(task_id, n))
     console.print(f"Rendered {summary.frames} frames in {summary.seconds:.1f} s "
                   f"({summary.frames / max(summary.seconds, 1e-9):,.0f} frames/s) into [bold]{out}[/]")
     report = _validate_with_progress(out, cache_size, workers)
     _report(report, run_dir)
+
+
+def _synthetic_refdet(out: Path, spec: RefdetSpec, workers: int, overwrite: bool,
+                      run_dir: Path) -> None:
+    total = spec.objects * (spec.frames_per_object + spec.val_frames_per_object)
+    with progress_bar("images") as progress:
+        task_id = progress.add_task("Rendering", total=total)
+        summary = generate_refdet_dataset(out, spec, workers=workers, overwrite=overwrite,
+                                          progress=lambda n: progress.advance(task_id, n))
+    images = summary.search_images
+    console.print(f"Rendered {images} search images and {summary.templates} templates in "
+                  f"{summary.seconds:.1f} s ({images / max(summary.seconds, 1e-9):,.0f} images/s) "
+                  f"into [bold]{out}[/]")
+    _report_refdet(_scan_refdet_with_progress(out), run_dir)
 
 
 @app.command()
@@ -111,10 +186,7 @@ def refdet(
     Example: [bold]tracknet prepare refdet --root data/refdet --strict[/]
     """
     run_dir = new_run_dir("prepare", name, exist_ok)
-    with progress_bar("images") as progress:
-        task = progress.add_task("Checking", total=None)
-        report = scan_refdet(root, on_start=lambda n: progress.update(task, total=n),
-                             progress=lambda n: progress.advance(task, n))
+    report = _scan_refdet_with_progress(root)
     _report_refdet(report, run_dir)
     _fail_if_strict(strict, report.defects, root, run_dir)
 
@@ -144,6 +216,13 @@ def video(
     write_json(run_dir / "summary.json", result.summary())
     print_written(out, "Clip")
     print_written(run_dir, "Report")
+
+
+def _scan_refdet_with_progress(root: Path) -> RefdetReport:
+    with progress_bar("images") as progress:
+        task = progress.add_task("Checking", total=None)
+        return scan_refdet(root, on_start=lambda n: progress.update(task, total=n),
+                           progress=lambda n: progress.advance(task, n))
 
 
 def _validate_with_progress(root: Path, cache_size: tuple[int, int] | None, workers: int) -> ValidationReport:

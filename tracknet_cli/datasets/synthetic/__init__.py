@@ -13,9 +13,19 @@ and labels that put the ball exactly where it is drawn. Modules:
     render.py      one frame: compositing, ball blur, visibility labels, sensor noise
     scene.py       one clip's scene, from (seed, game, clip)
     generate.py    the public entry point: clips in parallel, frames, videos and labels on disk
+
+and, for reference-based detection (`--task refdet`), textured objects in cluttered scenes:
+
+    refdet_spec.py      RefdetSpec: how many objects and search images, at what size
+    refdet_objects.py   procedural objects: silhouette, texture, glyph, alpha mask; look-alikes
+    refdet_scene.py     one search image (with its box and visible mask) or one template
+    refdet_generate.py  the entry point: objects in parallel, templates, images and labels on disk
 """
 
 from tracknet_cli.datasets.synthetic.generate import SyntheticSummary, generate_synthetic_dataset
+from tracknet_cli.datasets.synthetic.refdet_generate import RefdetSummary, generate_refdet_dataset
+from tracknet_cli.datasets.synthetic.refdet_scene import SearchFrame, render_search, render_template
+from tracknet_cli.datasets.synthetic.refdet_spec import RefdetSpec
 from tracknet_cli.datasets.synthetic.render import ClipScene, FrameLabel, render_frame
 from tracknet_cli.datasets.synthetic.scene import build_scene
 from tracknet_cli.datasets.synthetic.spec import SyntheticSpec
@@ -23,9 +33,15 @@ from tracknet_cli.datasets.synthetic.spec import SyntheticSpec
 __all__ = [
     "ClipScene",
     "FrameLabel",
+    "RefdetSpec",
+    "RefdetSummary",
+    "SearchFrame",
     "SyntheticSpec",
     "SyntheticSummary",
     "build_scene",
+    "generate_refdet_dataset",
     "generate_synthetic_dataset",
     "render_frame",
+    "render_search",
+    "render_template",
 ]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -31,6 +32,7 @@ from tracknet_cli.errors import DataError
 
 Progress = Callable[[int], None]
 GAME_FOLDER = re.compile(r"^game\d+$", re.IGNORECASE)  # as the dataset index finds games
+Result = TypeVar("Result")
 
 
 @dataclass
@@ -61,22 +63,15 @@ def generate_synthetic_dataset(out: str | Path, spec: SyntheticSpec, workers: in
     case those game folders (and nothing else) are deleted first.
     """
     spec.validate()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise DataError(f"synthetic data: workers must be a positive whole number, got {workers!r}")
+    check_workers(workers)
     out = Path(out)
-    _clear_output(out, overwrite)
+    clear_output(out, overwrite, _game_folders)
     jobs = [(out, spec, game, clip) for game in range(1, spec.games + 1)
             for clip in range(1, spec.clips_per_game + 1)]
     summary = SyntheticSummary()
     started = time.perf_counter()
-    if workers == 1:
-        for job in jobs:
-            summary.add(render_clip(*job, progress=progress))
-    else:
-        for clip in _render_in_pool(jobs, min(workers, len(jobs))):
-            summary.add(clip)
-            if progress is not None:
-                progress(clip.frames)
+    for clip in render_all(render_clip, jobs, workers, progress, units=lambda done: done.frames):
+        summary.add(clip)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -116,25 +111,46 @@ def _clip_summary(table: pd.DataFrame) -> SyntheticSummary:
                             status={code: int(n) for code, n in enumerate(status)})
 
 
-def _render_in_pool(jobs: list[tuple], workers: int) -> Iterator[SyntheticSummary]:
-    """Yield each clip's summary as its worker finishes; on an error, skip clips not yet started.
+def check_workers(workers: int) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise DataError(f"synthetic data: workers must be a positive whole number, got {workers!r}")
+
+
+def render_all(render: Callable[..., Result], jobs: list[tuple], workers: int, progress: Progress | None,
+               units: Callable[[Result], int]) -> Iterator[Result]:
+    """`render(*job)` for every job: in this process, passing `progress` on, or in a pool of
+    `workers`, telling `progress` the `units` of each result as it comes."""
+    if workers == 1:
+        for job in jobs:
+            yield render(*job, progress=progress)
+        return
+    for result in render_in_pool(render, jobs, min(workers, len(jobs))):
+        if progress is not None:
+            progress(units(result))
+        yield result
+
+
+def render_in_pool(render: Callable[..., Result], jobs: list[tuple],
+                   workers: int) -> Iterator[Result]:
+    """Yield `render(*job)` for each job as its worker finishes; on an error, skip jobs not yet
+    started. Results come in the order workers finish: the jobs must write disjoint files.
 
     Workers are spawned, not forked: a fresh interpreter (about a second to start) cannot inherit
     the caller's threads or locks (a progress bar's, a deep learning library's).
     """
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded_cv2) as pool:
-        futures = [pool.submit(render_clip, *job) for job in jobs]
+        futures = [pool.submit(render, *job) for job in jobs]
         try:
             for future in as_completed(futures):
                 yield future.result()
         finally:
             for future in futures:
-                future.cancel()  # does nothing to finished or running clips
+                future.cancel()  # does nothing to finished or running jobs
 
 
 def _single_threaded_cv2() -> None:
-    """One clip per process already fills the cores; cv2's own threads would only contend."""
+    """One job per process already fills the cores; cv2's own threads would only contend."""
     cv2.setNumThreads(1)
 
 
@@ -147,17 +163,25 @@ def _open_video(path: Path, spec: SyntheticSpec) -> cv2.VideoWriter:
     return video
 
 
-def _clear_output(out: Path, overwrite: bool) -> None:
-    """Make sure `out` is a folder with no game folders in it, deleting them if `overwrite`."""
+def clear_output(out: Path, overwrite: bool, dataset_parts: Callable[[Path], list[Path]]) -> None:
+    """Make sure `out` is a folder without a dataset in it (`dataset_parts(out)` lists what one
+    left there), deleting those parts, and nothing else, if `overwrite`."""
     if not out.exists():
         out.mkdir(parents=True)
         return
     if not out.is_dir():
         raise DataError(f"{out} exists and is not a folder")
-    games = sorted(p for p in out.iterdir() if p.is_dir() and GAME_FOLDER.match(p.name))
-    if games and not overwrite:
-        raise DataError(f"{out} already holds a dataset ({', '.join(p.name for p in games[:3])}"
-                        f"{', ...' if len(games) > 3 else ''}); pass overwrite (--overwrite) to "
+    found = dataset_parts(out)
+    if found and not overwrite:
+        raise DataError(f"{out} already holds a dataset ({', '.join(p.name for p in found[:3])}"
+                        f"{', ...' if len(found) > 3 else ''}); pass overwrite (--overwrite) to "
                         "replace it, or choose another folder")
-    for game in games:
-        shutil.rmtree(game)
+    for part in found:
+        if part.is_dir():
+            shutil.rmtree(part)
+        else:
+            part.unlink()
+
+
+def _game_folders(out: Path) -> list[Path]:
+    return sorted(p for p in out.iterdir() if p.is_dir() and GAME_FOLDER.match(p.name))
