@@ -1,10 +1,15 @@
-"""The reference-based detection model: shapes, initialisation, fusion, correlation, gradients."""
+"""The reference-based detection model: shapes, initialisation, fusion, correlation, gradients;
+prediction (decoding, suppression, scaling, clamping, flip TTA) with a stand-in model."""
 
 import math
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
+from tracknet_cli.errors import TracknetError
+from tracknet_cli.inference.refdet_predictor import RefdetPredictor
 from tracknet_cli.models.backbones.convnext_backbone import ConvNeXtBackboneConfig
 from tracknet_cli.models.refdet import (
     RefDetConfig,
@@ -58,3 +63,43 @@ def test_template_fusion_weights_sum_to_one():
     torch.testing.assert_close(fused, maps[:, 0])  # identical templates: any weights give the same map
     with pytest.raises(ValueError, match="template_fusion 'max'"):
         TemplateFusion(8, "max")
+
+
+# --- prediction ------------------------------------------------------------------------------
+
+class BrightSpot(torch.nn.Module):
+    """A stand-in model: objectness where the search image is bright, 16x16 boxes about each cell."""
+
+    def forward(self, templates, search):
+        brightness = torch.nn.functional.avg_pool2d(search.mean(dim=1, keepdim=True), 4)[:, 0]  # [B, h, w]
+        h, w = brightness.shape[-2:]
+        ys = (torch.arange(h, dtype=torch.float32) + 0.5) * 4
+        xs = (torch.arange(w, dtype=torch.float32) + 0.5) * 4
+        cx, cy = xs.view(1, 1, w).expand(len(search), h, w), ys.view(1, h, 1).expand(len(search), h, w)
+        boxes = torch.stack([cx - 8, cy - 8, cx + 8, cy + 8], dim=1)
+        return {"objectness": 8 * (brightness - 1.0), "boxes": boxes}
+
+
+def scene(size=(128, 96), spot=(40, 30)):
+    image = np.zeros((size[1], size[0], 3), np.uint8)
+    cv2.rectangle(image, (spot[0] - 6, spot[1] - 6), (spot[0] + 6, spot[1] + 6), (255, 255, 255), -1)
+    return image
+
+
+@pytest.mark.parametrize("flip_tta", [False, True])
+def test_predict_finds_the_spot_once_in_original_pixels(flip_tta):
+    cfg = RefDetConfig(search_size=[64, 48], template_size=[32, 32])
+    predictor = RefdetPredictor(BrightSpot(), cfg, score_threshold=0.5, flip_tta=flip_tta)
+    templates = [np.zeros((32, 32, 3), np.uint8)] * 3
+    boxes, scores = predictor.predict(templates, scene())  # a 128x96 image, read at 64x48
+    assert len(boxes) == 1 and scores[0] > 0.5  # the neighbouring cells' boxes are suppressed
+    centre = (boxes[0, :2] + boxes[0, 2:]) / 2
+    assert np.abs(centre - [40, 30]).max() <= 8 and np.allclose(boxes[0, 2:] - boxes[0, :2], 32)  # 16 px x 2
+    corner = predictor.predict(templates, scene(spot=(4, 4)))[0]
+    assert corner[0, 0] == 0 and corner[0, 1] == 0  # clamped to the image
+    empty_boxes, empty_scores = predictor.predict(templates, np.zeros((96, 128, 3), np.uint8))
+    assert empty_boxes.shape == (0, 4) and empty_scores.shape == (0,)  # nothing above the threshold
+    batch = predictor.predict_batch(templates, [scene(), np.zeros((96, 128, 3), np.uint8)])
+    assert [len(b) for b, _ in batch] == [1, 0]
+    with pytest.raises(TracknetError, match="3 template images, got 2"):
+        predictor.predict(templates[:2], scene())

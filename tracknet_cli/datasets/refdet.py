@@ -56,9 +56,14 @@ class RefdetDataset(Dataset):
         }
 
     def _image(self, path: Path, size: tuple[int, int]) -> np.ndarray:
-        """[3, h, w] float32 normalised RGB at `size` (W, H)."""
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise DataError(f"{path} could not be read (changed since `tracknet prepare refdet`?)")
-        rgb = cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-        return ((rgb.astype(np.float32) - self.mean) / self.std).transpose(2, 0, 1).copy()
+        return model_input(bgr, size, self.mean, self.std)
+
+
+def model_input(bgr: np.ndarray, size: tuple[int, int], mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """BGR image [H, W, 3] uint8 -> [3, h, w] float32 RGB at `size` (W, H), normalised with mean and
+    std given in 0-255 units: what the refdet model reads, in training and prediction alike."""
+    rgb = cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    return ((rgb.astype(np.float32) - mean) / std).transpose(2, 0, 1).copy()
