@@ -58,10 +58,11 @@ class PredictVideoResult:
 
 
 def predict_video(video: str | Path, predictor: Predictor, out_dir: str | Path,
-                  options: PredictVideoOptions = PredictVideoOptions(),
+                  options: PredictVideoOptions | None = None,
                   on_start: Callable[[VideoInfo], None] | None = None,
                   progress: Callable[[int], None] | None = None) -> PredictVideoResult:
     """Track the ball through `video` into `out_dir`; `progress(n)` after every n frames."""
+    options = options or PredictVideoOptions()
     started = time.perf_counter()
     out_dir = Path(out_dir)
     with VideoReader(video) as reader:
