@@ -17,17 +17,17 @@ import argparse
 import multiprocessing
 import platform
 import resource
-import statistics
-import time
 
 import torch
 from rich.console import Console
 from rich.table import Table
 
+from tracknet_cli.benchmark import gmacs_per_forward
 from tracknet_cli.config import load_config
 from tracknet_cli.fileio import write_json
 from tracknet_cli.models import available_models, build_model
 from tracknet_cli.runs import new_run_dir
+from tracknet_cli.timing import median_ms
 
 INPUT = (288, 512)  # (H, W)
 FRAMES = 3
@@ -42,25 +42,10 @@ def _peak_rss_mb() -> float:
 
 
 def _latency(model: torch.nn.Module, batch: int, repeats: int) -> float:
-    """Median seconds per forward of a [batch, T, 3, H, W] input."""
+    """Median seconds per forward of a [batch, T, 3, H, W] input, after a warm-up."""
     x = torch.randn(batch, FRAMES, 3, *INPUT)
     with torch.inference_mode():
-        model(x)  # warm-up: allocator, kernel selection
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def _gmacs(model: torch.nn.Module) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        model(torch.randn(1, FRAMES, 3, *INPUT))
-    return counter.get_total_flops() / 2 / 1e9
+        return median_ms(lambda: model(x), "cpu", repeats) / 1000
 
 
 def measure(name: str, repeats: int) -> dict:
@@ -71,7 +56,7 @@ def measure(name: str, repeats: int) -> dict:
     baseline = _peak_rss_mb()
     model = build_model(cfg).eval()
     out_frames = int(cfg.output_frames)
-    gmacs = _gmacs(model)
+    gmacs = gmacs_per_forward(model, FRAMES, INPUT)
     latency = {batch: _latency(model, batch, repeats) for batch in (1, 8)}
     return {
         "model": name,

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -31,6 +29,7 @@ from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.video_prediction import PredictVideoOptions, predict_video
 from tracknet_cli.models import build_model
 from tracknet_cli.runs import new_run_dir
+from tracknet_cli.timing import median_ms
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/videos/tennis_broadcast_1080p.mp4"
 
@@ -39,17 +38,8 @@ def model_only_fps(predictor: Predictor, batch: int, repeats: int) -> float:
     spec = predictor.spec
     frames = torch.randn(batch, spec.frames, 3, spec.input_size[1], spec.input_size[0], device=predictor.device)
     with torch.inference_mode(), autocast(predictor.device, predictor.amp_dtype):
-        predictor.model(frames)  # warm-up
-        times = []
-        for _ in range(repeats):
-            if predictor.device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            predictor.model(frames)
-            if predictor.device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-    return batch * spec.output_frames / statistics.median(times)
+        milliseconds = median_ms(lambda: predictor.model(frames), predictor.device, repeats)
+    return batch * spec.output_frames / milliseconds * 1000
 
 
 def end_to_end_fps(predictor: Predictor, video: Path, batch: int) -> tuple[float, int]:

@@ -51,7 +51,8 @@ def benchmark_models(settings: BenchmarkSettings, on_row: Callable[[dict], None]
         cfg = load_config(model=name, overrides=_overrides(settings))
         model = build_model(cfg.model).eval()
         size = {"params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
-                "gmacs_per_frame": round(gmacs_per_forward(model, settings) / cfg.model.output_frames, 2)}
+                "gmacs_per_frame": round(gmacs_per_forward(model, settings.frames, settings.input_hw)
+                                         / cfg.model.output_frames, 2)}
         model = model.to(device)
         for backend in settings.backends:
             row = {"model": name, "backend": backend, **size, **_measure(model, cfg, backend, device, settings)}
@@ -67,13 +68,13 @@ def _overrides(settings: BenchmarkSettings) -> list[str]:
             f"model.input_size=[{width},{height}]", f"model.heatmap.size=[{width // 2},{height // 2}]"]
 
 
-def gmacs_per_forward(model: torch.nn.Module, settings: BenchmarkSettings) -> float:
-    """Multiply-adds of one batch-1 forward on the CPU, by torch's FLOP counter (2 FLOPs each)."""
+def gmacs_per_forward(model: torch.nn.Module, frames: int, input_hw: tuple[int, int]) -> float:
+    """Multiply-adds (G) of one batch-1 forward of a CPU model, by torch's FLOP counter (2 FLOPs each)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
-        model.cpu()(torch.randn(1, settings.frames, 3, *settings.input_hw))
+        model(torch.randn(1, frames, 3, *input_hw))
     return counter.get_total_flops() / 2 / 1e9
 
 
@@ -113,14 +114,13 @@ def _runner(model: torch.nn.Module, cfg, backend: str, device: torch.device,
 
 
 def _onnx_runner(model: torch.nn.Module, cfg, device: torch.device, settings: BenchmarkSettings):
-    folder = Path(tempfile.mkdtemp(prefix="tracknet-benchmark-"))
-    path = folder / f"{cfg.model.name}.onnx"
     example = torch.randn(1, settings.frames, 3, *settings.input_hw)
-    with warnings.catch_warnings():
+    with tempfile.TemporaryDirectory(prefix="tracknet-benchmark-") as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        path = Path(folder) / f"{cfg.model.name}.onnx"
         write_onnx(model.cpu(), cfg, example, path, 17, False)
+        session = onnx_session(path, device.type)  # holds the graph: the file may go
     model.to(device)
-    session = onnx_session(path, device.type)
     return lambda frames: session.run(None, {"frames": frames.cpu().numpy()})
 
 

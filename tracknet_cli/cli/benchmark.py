@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich import box
 
+from tracknet_cli.cli.options import parse_size
 from tracknet_cli.console import console, print_written
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.runs import new_run_dir
@@ -37,7 +38,8 @@ def benchmark(
 
     settings = BenchmarkSettings(
         models=available_models() if models == "all" else [m.strip() for m in models.split(",")],
-        device=device, input_hw=_size(input_size), frames=frames, batches=_ints(batch, "--batch"),
+        device=device, input_hw=parse_size(input_size, height_first=True), frames=frames,
+        batches=_ints(batch, "--batch"),
         backends=tuple(b.strip() for b in backends.split(",")), repeats=repeats)
     unknown = sorted(set(settings.models) - set(available_models()))
     if unknown:
@@ -79,14 +81,6 @@ def benchmark(
 HEADERS = {"params_m": "M params", "gmacs_per_frame": "GMACs/f", "latency_ms_b1": "ms/f b1",
            "throughput_fps": "fps", "peak_mb": "peak MB", "implementation": "impl",
            "forward_ms": "fwd ms", "forward_backward_ms": "fwd+bwd ms"}
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise typer.BadParameter(f"--input {text!r}: expected HEIGHTxWIDTH, e.g. 288x512") from None
-    return height, width
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from tracknet_cli.cli.options import parse_size
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 from tracknet_cli.datasets.refdet_layout import SPLITS, RefdetReport, scan_refdet
 from tracknet_cli.datasets.synthetic import (
@@ -36,19 +37,6 @@ RUN_OPTIONS = {
 MAX_DEFECTS_SHOWN = 20
 
 
-def parse_size(text: str | None) -> tuple[int, int] | None:
-    """'512x288' -> (512, 288)."""
-    if text is None:
-        return None
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not WIDTHxHEIGHT, for example 512x288") from None
-    if width <= 0 or height <= 0:
-        raise typer.BadParameter(f"{text!r}: width and height must be positive")
-    return width, height
-
-
 class SyntheticTask(str, Enum):
     ball = "ball"
     refdet = "refdet"
@@ -66,8 +54,12 @@ TASK_OPTIONS = {
 @app.command()
 def synthetic(
     ctx: typer.Context,
-    task: SyntheticTask = typer.Option(SyntheticTask.ball, "--task", help="ball: broadcast tennis in the TrackNet layout; refdet: textured objects to find in cluttered scenes, in the refdet layout."),
-    out: Path = typer.Option(None, "--out", help="Folder to render the dataset into (default data/synthetic, or data/refdet for --task refdet)."),
+    task: SyntheticTask = typer.Option(
+        SyntheticTask.ball, "--task",
+        help="ball: broadcast tennis in the TrackNet layout; refdet: textured objects to find in cluttered "
+             "scenes, in the refdet layout."),
+    out: Path = typer.Option(None, "--out", help="Folder to render the dataset into (default data/synthetic, "
+                                                  "or data/refdet for --task refdet)."),
     games: int = typer.Option(5, help="ball: games (game1, game2, ...)."),
     clips: int = typer.Option(4, help="ball: clips per game."),
     frames: int = typer.Option(150, help="ball: frames per clip."),

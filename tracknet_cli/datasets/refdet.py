@@ -19,11 +19,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from tracknet_cli.config import IMAGENET_MEAN, IMAGENET_STD
 from tracknet_cli.datasets.refdet_layout import RefdetReport
 from tracknet_cli.errors import DataError
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class RefdetDataset(Dataset):

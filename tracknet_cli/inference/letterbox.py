@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from tracknet_cli.datasets.geometry import rescale_points
+
 
 @dataclass(frozen=True)
 class Letterbox:
@@ -41,6 +43,5 @@ class Letterbox:
 
     def to_frame(self, points: np.ndarray) -> np.ndarray:
         """Model-input pixels [..., 2] -> video-frame pixels; NaN stays NaN."""
-        points = np.asarray(points, dtype=np.float64)
-        scale = np.array([self.scaled_size[0] / self.frame_size[0], self.scaled_size[1] / self.frame_size[1]])
-        return (points - np.array(self.offset) + 0.5) / scale - 0.5
+        on_scaled = np.asarray(points, dtype=np.float64) - np.array(self.offset)
+        return rescale_points(on_scaled, self.scaled_size, self.frame_size)

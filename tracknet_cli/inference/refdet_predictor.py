@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torchvision.ops import batched_nms
 
-from tracknet_cli.datasets.refdet import IMAGENET_MEAN, IMAGENET_STD, model_input
+from tracknet_cli.config import IMAGENET_MEAN, IMAGENET_STD
+from tracknet_cli.datasets.refdet import model_input
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.models.refdet import RefDetConfig
 

@@ -1,0 +1,19 @@
+"""Option values the commands parse alike."""
+
+from __future__ import annotations
+
+import typer
+
+
+def parse_size(text: str | None, height_first: bool = False) -> tuple[int, int] | None:
+    """'512x288' -> (512, 288), as (W, H); with `height_first`, '288x512' -> (288, 512), as (H, W)."""
+    if text is None:
+        return None
+    form, example = ("HEIGHTxWIDTH", "288x512") if height_first else ("WIDTHxHEIGHT", "512x288")
+    try:
+        first, second = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not {form}, for example {example}") from None
+    if first <= 0 or second <= 0:
+        raise typer.BadParameter(f"{text!r}: width and height must be positive")
+    return first, second
