@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="*", default=None, help="default: every registered model")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    names = args.models or available_models()
+    names = args.models or available_models("heatmap")
 
     console = Console(width=160)  # the table stays whole in logs and CI output
     context = multiprocessing.get_context("spawn")

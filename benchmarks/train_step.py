@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
-    names = available_models() if args.models == "all" else args.models.split(",")
+    names = available_models("heatmap") if args.models == "all" else args.models.split(",")
 
     rows = [measure(name, args) for name in names]
     table = Table(title=f"Training step at 512x288, T=3, {args.workers} loader workers")

@@ -33,7 +33,7 @@ def test_registered_models():
         load_config(model="convnext_fpn")
 
 
-@pytest.mark.parametrize("name", available_models())
+@pytest.mark.parametrize("name", available_models("heatmap"))
 def test_every_model_maps_frames_to_heatmaps(name):
     torch.manual_seed(0)
     cfg = model_config(name)
@@ -70,7 +70,7 @@ def test_cnn_backbone_reports_what_it_returns():
         CNNBackbone(CNNBackboneConfig(return_stages=[4]))
 
 
-@pytest.mark.parametrize("name", available_models())
+@pytest.mark.parametrize("name", available_models("heatmap"))
 @pytest.mark.parametrize("fusion", ["early", "late"])
 def test_gradients_reach_every_trainable_parameter(name, fusion):
     cfg = model_config(name, f"model.fusion={fusion}", "model.input_size=[128,64]",

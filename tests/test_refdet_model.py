@@ -7,28 +7,28 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
+from tracknet_cli.config import RefdetModelConfig, load_config
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.inference.refdet_predictor import RefdetPredictor
-from tracknet_cli.models.backbones.convnext_backbone import ConvNeXtBackboneConfig
-from tracknet_cli.models.refdet import (
-    RefDetConfig,
-    RefDetModel,
-    TemplateFusion,
-    depthwise_correlation,
-)
+from tracknet_cli.models import build_model
+from tracknet_cli.models.refdet import TemplateFusion, depthwise_correlation
+
+TINY = ["model.search_size=[128,96]", "model.template_size=[64,64]", "model.fpn_channels=16",
+        "model.corr_channels=8", "model.det_channels=16", "model.backbone.preset=tiny",
+        "model.backbone.use_pretrained=false", "model.backbone.return_stages=[1,2]"]
 
 
 def tiny(fusion="attention"):
-    backbone = ConvNeXtBackboneConfig(preset="tiny", use_pretrained=False, return_stages=[1, 2])
-    return RefDetConfig(search_size=[128, 96], template_size=[64, 64], fpn_channels=16, corr_channels=8,
-                        det_channels=16, template_fusion=fusion, backbone=backbone)
+    return build_model(load_config("refdet_synthetic", "convnext_refdet", "default",
+                                   TINY + [f"model.template_fusion={fusion}"]).model)
 
 
 @pytest.mark.parametrize("fusion", ["attention", "average"])
 def test_outputs_at_stride_4_and_gradients_everywhere(fusion):
     torch.manual_seed(0)
-    model = RefDetModel(tiny(fusion))
+    model = tiny(fusion)
     out = model(torch.randn(2, 3, 3, 64, 64), torch.randn(2, 3, 96, 128))
     assert out["objectness"].shape == (2, 24, 32) and out["boxes"].shape == (2, 4, 24, 32)
     boxes = out["boxes"]
@@ -40,7 +40,7 @@ def test_outputs_at_stride_4_and_gradients_everywhere(fusion):
 
 
 def test_objectness_starts_at_the_prior():
-    model = RefDetModel(tiny())
+    model = tiny()
     assert model.objectness.bias.item() == pytest.approx(math.log(0.01 / 0.99)) == pytest.approx(-4.595, abs=1e-3)
 
 
@@ -88,7 +88,7 @@ def scene(size=(128, 96), spot=(40, 30)):
 
 @pytest.mark.parametrize("flip_tta", [False, True])
 def test_predict_finds_the_spot_once_in_original_pixels(flip_tta):
-    cfg = RefDetConfig(search_size=[64, 48], template_size=[32, 32])
+    cfg = OmegaConf.structured(RefdetModelConfig(search_size=[64, 48], template_size=[32, 32]))
     predictor = RefdetPredictor(BrightSpot(), cfg, score_threshold=0.5, flip_tta=flip_tta)
     templates = [np.zeros((32, 32, 3), np.uint8)] * 3
     boxes, scores = predictor.predict(templates, scene())  # a 128x96 image, read at 64x48

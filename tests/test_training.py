@@ -87,7 +87,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny_data, tmp_path, monkey
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path, monkeypatch):
     trainer = Trainer(tiny_config(tiny_data), tmp_path / "run")
-    loss_fn = trainer.loss_fn
+    loss_fn = trainer.task.loss_fn
     calls = {"n": 0}
 
     def poisoned(logits, targets, mask):
@@ -95,7 +95,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_data, tmp
         total, count = loss_fn(logits, targets, mask)
         return (total * float("nan"), count) if calls["n"] == 5 else (total, count)
 
-    trainer.loss_fn = poisoned
+    trainer.task.loss_fn = poisoned
     with pytest.raises(TrainingError, match="loss became nan at epoch 2, batch 1"):
         trainer.fit()
     kept = load_checkpoint(tmp_path / "run/weights/last.pt")

@@ -31,7 +31,7 @@ COLUMNS = ["model", "backend", "status", "params_m", "gmacs_per_frame", "latency
 
 @dataclass
 class BenchmarkSettings:
-    models: list[str] = field(default_factory=available_models)
+    models: list[str] = field(default_factory=lambda: available_models("heatmap"))
     device: str = "auto"
     input_hw: tuple[int, int] = (288, 512)
     frames: int = 3
@@ -118,7 +118,7 @@ def _onnx_runner(model: torch.nn.Module, cfg, device: torch.device, settings: Be
     with tempfile.TemporaryDirectory(prefix="tracknet-benchmark-") as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         path = Path(folder) / f"{cfg.model.name}.onnx"
-        write_onnx(model.cpu(), cfg, example, path, 17, False)
+        write_onnx(model.cpu(), cfg, (example,), path, 17, False)
         session = onnx_session(path, device.type)  # holds the graph: the file may go
     model.to(device)
     return lambda frames: session.run(None, {"frames": frames.cpu().numpy()})

@@ -4,7 +4,8 @@ A run's config has three sections, each from one YAML file under `configs/<secti
 path) plus `section.key=value` overrides from the command line:
 
     data      where the frames and labels are, splits, windows, augmentation
-    model     architecture, input and heatmap geometry, normalisation
+    model     architecture, input and output geometry, normalisation; `model.task` picks the
+              schema: `heatmap` (ball models, ModelConfig) or `refdet` (RefdetModelConfig)
     training  optimisation, batch size, loader workers, schedule
 
 The dataclasses below are the single source of truth for keys, types and defaults. An unknown key
@@ -80,7 +81,7 @@ class AugmentConfig:
 @dataclass
 class DataConfig:
     name: str = "synthetic"
-    format: str = "tracknet"  # game*/Clip*/ folders with one Label.csv per clip
+    format: str = "tracknet"  # tracknet: game*/Clip*/ with a Label.csv per clip | refdet: templates/, train/, val/
     root: str = "data/synthetic"
     splits: dict[str, SplitConfig] = field(default_factory=dict)
     stride: int = 1  # frames between the starts of consecutive training windows
@@ -102,9 +103,10 @@ class HeatmapConfig:
 
 @dataclass
 class ModelConfig:
-    """What every model shares; `backbone`, `decoder` and `head` are the model's own parts."""
+    """A heatmap model (the ball task); `backbone`, `decoder` and `head` are the model's own parts."""
 
     name: str = ""
+    task: str = "heatmap"  # heatmap: find the ball | refdet: find an object shown by templates
     frames: int = 3  # T input frames
     output_frames: int = 1  # T_out: 1 (the last frame) or T
     fusion: str = "early"  # early: frames stacked into an inflated stem | late: backbone per frame
@@ -115,6 +117,30 @@ class ModelConfig:
     backbone: dict[str, Any] = field(default_factory=dict)
     decoder: dict[str, Any] = field(default_factory=dict)
     head: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RefdetModelConfig:
+    """A reference-based detector: three templates of an object in, its box in the search image out."""
+
+    name: str = ""
+    task: str = "refdet"
+    search_size: list[int] = field(default_factory=lambda: [1024, 576])  # [W, H]
+    template_size: list[int] = field(default_factory=lambda: [256, 256])  # [W, H]
+    fpn_channels: int = 128
+    corr_channels: int = 64
+    det_channels: int = 128
+    template_fusion: str = "attention"  # attention | average
+    kernel_size: int = 5  # fused template maps are pooled to k x k for the correlation
+    prior: float = 0.01  # initial objectness probability (bias log(p / (1 - p)) = -4.6)
+    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
+    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
+    backbone: dict[str, Any] = field(default_factory=dict)
+
+
+MODEL_SCHEMAS = {"heatmap": ModelConfig, "refdet": RefdetModelConfig}
+DATA_FORMATS = {"heatmap": "tracknet", "refdet": "refdet"}  # the data layout each task reads
+DEFAULT_TRAINING = {"heatmap": "default", "refdet": "refdet"}  # `--training` when none is given
 
 
 # ------------------------------------------------------------------------------------- training
@@ -136,7 +162,14 @@ class SchedulerConfig:
 
 @dataclass
 class LossConfig:
-    name: str = "focal"  # mse | focal | wbce
+    name: str = "focal"  # heatmap models: mse | focal | wbce
+    # reference-based detection: sigmoid focal objectness on the stride-4 grid + an IoU-family box loss
+    iou_type: str = "giou"  # iou | giou | diou | ciou
+    pos_radius: float = 1.5  # cells whose centre is within this many cells of the box centre are positives
+    lambda_obj: float = 1.0
+    lambda_bbox: float = 2.0
+    focal_alpha: float = 0.25
+    focal_gamma: float = 2.0
 
 
 @dataclass
@@ -165,6 +198,9 @@ class TrainingConfig:
     device: str = "auto"
     val_every: int = 1
     image_every: int = 200  # steps between TensorBoard heatmap images
+    # two-stage schedule: the backbone is frozen for this many epochs, then trains at
+    # optimizer.backbone_lr (lets a fresh decoder settle before it moves pretrained features)
+    freeze_backbone_epochs: int = 0
     patch: PatchConfig = field(default_factory=PatchConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -174,7 +210,7 @@ class TrainingConfig:
 @dataclass
 class RootConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: Any = field(default_factory=ModelConfig)  # ModelConfig or RefdetModelConfig, by model.task
     training: TrainingConfig = field(default_factory=TrainingConfig)
 
 
@@ -213,14 +249,14 @@ def load_config(
     overrides: list[str] | tuple[str, ...] = (),
 ) -> DictConfig:
     """Compose the schema defaults, one YAML file per section and `key=value` overrides."""
-    merged = OmegaConf.structured(RootConfig)
-    for section, choice in (("data", data), ("model", model), ("training", training)):
-        if choice is None:
-            continue
-        path = find_config_file(section, choice)
-        values = _read_yaml(path)
-        check_keys(values, getattr(RootConfig(), section), f"{section}.", source=str(path))
-        merged = _merge(merged, {section: values}, source=str(path))
+    files = {section: find_config_file(section, choice)
+             for section, choice in (("data", data), ("model", model), ("training", training)) if choice is not None}
+    values = {section: _read_yaml(path) for section, path in files.items()}
+    schema = root_schema(values.get("model", {}).get("task", "heatmap"), source=str(files.get("model")))
+    merged = OmegaConf.structured(schema)
+    for section, path in files.items():
+        check_keys(values[section], getattr(schema, section), f"{section}.", source=str(path))
+        merged = _merge(merged, {section: values[section]}, source=str(path))
         if section == "model" and not merged.model.name:
             merged.model.name = path.stem
     merged = apply_overrides(merged, overrides)
@@ -228,8 +264,29 @@ def load_config(
     if model is not None:
         from tracknet_cli.models.build import check_model_config  # imports torch: only when needed
 
+        check_task_data(merged)
         check_model_config(merged.model)
     return merged
+
+
+def model_task(model: str | Path) -> str:
+    """The task of a model config (by name or path), read from its file."""
+    return _read_yaml(find_config_file("model", model)).get("task") or "heatmap"
+
+
+def root_schema(task: Any, source: str = "the model config") -> RootConfig:
+    """The defaults of a whole config whose model section is of `task`."""
+    if task not in MODEL_SCHEMAS:
+        raise ConfigError(f"model.task {task!r} (from {source}) is not one of {list(MODEL_SCHEMAS)}")
+    return RootConfig(model=MODEL_SCHEMAS[task]())
+
+
+def check_task_data(cfg: DictConfig) -> None:
+    """A model reads the data of its own task: ball models the TrackNet layout, refdet the refdet one."""
+    wanted = DATA_FORMATS[cfg.model.task]
+    if cfg.data.format != wanted:
+        raise ConfigError(f"model {cfg.model.name!r} is a {cfg.model.task} model and reads data.format "
+                          f"{wanted!r}; data config {cfg.data.name!r} has format {cfg.data.format!r}")
 
 
 def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> DictConfig:
@@ -240,9 +297,10 @@ def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> 
             raise ConfigError(f"override {item!r} is not key=value (for example training.epochs=5)")
         try:
             values = OmegaConf.to_container(OmegaConf.from_dotlist([item]))
-        except OmegaConfBaseException as exc:
-            raise ConfigError(f"override {item!r} cannot be parsed: {exc}") from None
-        check_keys(values, RootConfig(), "", source="the command line")
+        except Exception as exc:  # OmegaConf's errors and YAML's, for a value such as {a:1}
+            reason = str(exc).splitlines()[0]
+            raise ConfigError(f"override {item!r} cannot be parsed: {reason}") from None
+        check_keys(values, root_schema(cfg.model.task), "", source="the command line")
         cfg = _merge(cfg, values, source="the command line")
     return cfg
 
@@ -256,23 +314,17 @@ def check_values(cfg: DictConfig) -> None:
             problems.append(f"{key}: {message}")
 
     model, data = cfg.model, cfg.data
-    for key in ("input_size", "heatmap.size"):
-        size = OmegaConf.select(model, key)
-        require(len(size) == 2 and min(size) > 0, f"model.{key}", f"expected [W, H] > 0, got {list(size)}")
-    if not problems:
-        stride = model.input_size[0] // model.heatmap.size[0]
-        require(list(model.heatmap.size) == [w // stride for w in model.input_size]
-                and [w % stride for w in model.input_size] == [0, 0], "model.heatmap.size",
-                f"expected the input size {list(model.input_size)} divided by one whole number, "
-                f"got {list(model.heatmap.size)}")
-    require(model.frames >= 1, "model.frames", f"expected at least 1, got {model.frames}")
-    require(model.output_frames in (1, model.frames), "model.output_frames",
-            f"expected 1 or model.frames ({model.frames}), got {model.output_frames}")
-    require(model.heatmap.sigma > 0, "model.heatmap.sigma", "expected a positive number")
-    require(model.fusion in ("early", "late"), "model.fusion", f"expected early or late, got {model.fusion!r}")
+    require(OmegaConf.get_type(model) is MODEL_SCHEMAS.get(model.task), "model.task",
+            f"{model.task!r} cannot be set by an override; choose a model config of that task")
+    if OmegaConf.get_type(model) is ModelConfig:
+        _check_heatmap_model(model, require)
+    else:
+        _check_refdet_model(model, require)
     for key in ("mean", "std"):
         require(len(model[key]) == 3, f"model.{key}", "expected 3 values (R, G, B)")
     require(min(model.std) > 0, "model.std", "expected positive values")
+    require(data.format in DATA_FORMATS.values(), "data.format",
+            f"expected one of {sorted(set(DATA_FORMATS.values()))}, got {data.format!r}")
     require(data.cache in ("auto", "off"), "data.cache", f"expected auto or off, got {data.cache!r}")
     require(data.stride >= 1, "data.stride", "expected at least 1")
     require(data.eval_stride is None or data.eval_stride >= 1, "data.eval_stride",
@@ -287,9 +339,55 @@ def check_values(cfg: DictConfig) -> None:
     require(augment.motion_blur.max_kernel >= 3, "data.augment.motion_blur.max_kernel",
             "expected at least 3")
     require(cfg.training.batch_size >= 1, "training.batch_size", "expected at least 1")
-    _check_patch(cfg, require)
+    require(cfg.training.freeze_backbone_epochs >= 0, "training.freeze_backbone_epochs", "expected at least 0")
+    require(cfg.training.freeze_backbone_epochs == 0 or not model.backbone.get("freeze"),
+            "training.freeze_backbone_epochs", "the backbone is frozen for the whole run (model.backbone.freeze); "
+            "set one of the two")
+    _check_loss(cfg.training.loss, require)
+    if OmegaConf.get_type(model) is ModelConfig:
+        _check_patch(cfg, require)
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))
+
+
+def _check_heatmap_model(model: DictConfig, require) -> None:
+    for key in ("input_size", "heatmap.size"):
+        size = OmegaConf.select(model, key)
+        require(len(size) == 2 and min(size) > 0, f"model.{key}", f"expected [W, H] > 0, got {list(size)}")
+    if len(model.input_size) == len(model.heatmap.size) == 2 and min(*model.input_size, *model.heatmap.size) > 0:
+        stride = model.input_size[0] // model.heatmap.size[0]
+        require(list(model.heatmap.size) == [w // stride for w in model.input_size]
+                and [w % stride for w in model.input_size] == [0, 0], "model.heatmap.size",
+                f"expected the input size {list(model.input_size)} divided by one whole number, "
+                f"got {list(model.heatmap.size)}")
+    require(model.frames >= 1, "model.frames", f"expected at least 1, got {model.frames}")
+    require(model.output_frames in (1, model.frames), "model.output_frames",
+            f"expected 1 or model.frames ({model.frames}), got {model.output_frames}")
+    require(model.heatmap.sigma > 0, "model.heatmap.sigma", "expected a positive number")
+    require(model.fusion in ("early", "late"), "model.fusion", f"expected early or late, got {model.fusion!r}")
+
+
+def _check_refdet_model(model: DictConfig, require) -> None:
+    # the head's stride-4 grid and the P3 correlation need sizes that halve cleanly three times
+    for key in ("search_size", "template_size"):
+        size = list(model[key])
+        require(len(size) == 2 and min(size) >= 32 and all(v % 32 == 0 for v in size), f"model.{key}",
+                f"expected [W, H], multiples of 32, got {size}")
+    for key in ("fpn_channels", "corr_channels", "det_channels", "kernel_size"):
+        require(model[key] >= 1, f"model.{key}", "expected at least 1")
+    require(model.kernel_size % 2 == 1, "model.kernel_size", "expected an odd number (a centred kernel)")
+    require(model.template_fusion in ("attention", "average"), "model.template_fusion",
+            f"expected attention or average, got {model.template_fusion!r}")
+    require(0.0 < model.prior < 1.0, "model.prior", "a probability must be in (0, 1)")
+
+
+def _check_loss(loss: DictConfig, require) -> None:
+    require(loss.iou_type in ("iou", "giou", "diou", "ciou"), "training.loss.iou_type",
+            f"expected iou, giou, diou or ciou, got {loss.iou_type!r}")
+    require(loss.pos_radius >= 0, "training.loss.pos_radius", "expected at least 0 (cells)")
+    for key in ("lambda_obj", "lambda_bbox", "focal_gamma"):
+        require(loss[key] >= 0, f"training.loss.{key}", "expected at least 0")
+    require(0.0 <= loss.focal_alpha <= 1.0, "training.loss.focal_alpha", "expected [0, 1]")
 
 
 def _check_patch(cfg: DictConfig, require) -> None:
@@ -307,8 +405,9 @@ def _check_patch(cfg: DictConfig, require) -> None:
 
 def from_container(values: dict) -> DictConfig:
     """A saved config (checkpoint, spawned process) back into the typed schema, checked again."""
-    check_keys(values, RootConfig(), "", source="a saved config")
-    cfg = _merge(OmegaConf.structured(RootConfig), values, source="a saved config")
+    schema = root_schema(values.get("model", {}).get("task", "heatmap"), source="a saved config")
+    check_keys(values, schema, "", source="a saved config")
+    cfg = _merge(OmegaConf.structured(schema), values, source="a saved config")
     check_values(cfg)
     return cfg
 

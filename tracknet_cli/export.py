@@ -1,8 +1,10 @@
 """`tracknet export`: a training checkpoint as a deployable ONNX or TorchScript file, checked.
 
-The exported graph takes normalised frames [B, T, 3, H, W] float32 (B dynamic) and returns
-heatmap logits [B, T_out, H / s, W / s]. An ONNX file carries what a consumer needs in its
-metadata (model name, T, T_out, input and heatmap size, mean and std, package version, and the
+A heatmap model's graph takes normalised frames [B, T, 3, H, W] float32 (B dynamic) and returns
+heatmap logits [B, T_out, H / s, W / s]. A reference-based detector's takes `templates`
+[B, 3, 3, th, tw] and `search` [B, 3, H, W] and returns `objectness` logits [B, H / 4, W / 4] and
+`boxes` [B, 4, H / 4, W / 4] (x1, y1, x2, y2 in search pixels). An ONNX file carries what a
+consumer needs in its metadata (model name, task, sizes, mean and std, package version, and the
 resolved config), so `predict-video` and `eval` run it without a config. Every export is checked
 against the PyTorch model on a random batch before it is kept.
 """
@@ -27,6 +29,9 @@ from tracknet_cli.training.checkpoint import load_model
 FORMATS = ("onnx", "torchscript")
 METADATA_KEY = "tracknet"  # one metadata_props entry holding the JSON below
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # max |exported - PyTorch| on logits
+# graph input and output names by task
+INPUTS = {"heatmap": ("frames",), "refdet": ("templates", "search")}
+OUTPUTS = {"heatmap": ("logits",), "refdet": ("objectness", "boxes")}
 
 
 @dataclass
@@ -52,16 +57,23 @@ def export(weights: str | Path, out_dir: str | Path, fmt: str = "onnx", opset: i
     if half and fmt != "onnx":
         raise TracknetError("--half is for ONNX exports")
     model, cfg, _ = load_model(weights, "cpu")
+    model = _TupleOutputs(model, OUTPUTS[cfg.model.task]) if cfg.model.task == "refdet" else model
     example = example_input(cfg, batch)
     suffix = {"onnx": "_fp16.onnx" if half else ".onnx", "torchscript": ".torchscript.pt"}[fmt]
     path = Path(out_dir) / f"{cfg.model.name}{suffix}"
     with atomic_path(path) as tmp:
-        if fmt == "onnx":
-            write_onnx(model, cfg, example, tmp, opset, half)
-            diff = _check_onnx(tmp, model, example, half) if check else None
-        else:
-            _write_torchscript(model, example, tmp)
-            diff = _check_torchscript(tmp, model, example) if check else None
+        try:
+            if fmt == "onnx":
+                write_onnx(model, cfg, example, tmp, opset, half)
+                diff = _check_onnx(tmp, model, example, half) if check else None
+            else:
+                _write_torchscript(model, example, tmp)
+                diff = _check_torchscript(tmp, model, example) if check else None
+        except TracknetError:
+            raise
+        except Exception as exc:  # the exporter's or the runtime's own errors, in one line
+            raise TracknetError(f"the {fmt} export of {cfg.model.name} failed; nothing was written: "
+                                f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
         result = ExportResult(path, fmt, tmp.stat().st_size, diff, TOLERANCE["fp16" if half else "fp32"])
         if not result.passed:
             raise TracknetError(f"the {fmt} export of {cfg.model.name} differs from PyTorch by {diff:.3g} "
@@ -69,28 +81,50 @@ def export(weights: str | Path, out_dir: str | Path, fmt: str = "onnx", opset: i
     return result
 
 
-def example_input(cfg: DictConfig, batch: int = 2) -> torch.Tensor:
-    width, height = cfg.model.input_size
+class _TupleOutputs(torch.nn.Module):
+    """A model whose outputs are a dict, seen as the tuple of its `names` (what tracing exports)."""
+
+    def __init__(self, model: torch.nn.Module, names: tuple[str, ...]):
+        super().__init__()
+        self.model, self.names = model, names
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        outputs = self.model(*inputs)
+        return tuple(outputs[name] for name in self.names)
+
+
+def example_input(cfg: DictConfig, batch: int = 2) -> tuple[torch.Tensor, ...]:
+    """Random inputs of the model's shapes, one tensor per graph input."""
     generator = torch.Generator().manual_seed(0)
-    return torch.randn(batch, int(cfg.model.frames), 3, height, width, generator=generator)
+    model = cfg.model
+    if model.task == "refdet":
+        (tw, th), (width, height) = model.template_size, model.search_size
+        return (torch.randn(batch, 3, 3, th, tw, generator=generator),
+                torch.randn(batch, 3, height, width, generator=generator))
+    width, height = model.input_size
+    return (torch.randn(batch, int(model.frames), 3, height, width, generator=generator),)
 
 
 def metadata(cfg: DictConfig) -> dict:
     model = cfg.model
-    return {"model": model.name, "frames": int(model.frames), "output_frames": int(model.output_frames),
-            "input_size": list(model.input_size), "heatmap_size": list(model.heatmap.size),
-            "mean": list(model.mean), "std": list(model.std), "output": "logits",
-            "version": __version__, "config": to_container(cfg)}
+    common = {"model": model.name, "task": model.task, "mean": list(model.mean), "std": list(model.std),
+              "inputs": list(INPUTS[model.task]), "outputs": list(OUTPUTS[model.task]), "version": __version__,
+              "config": to_container(cfg)}
+    if model.task == "refdet":
+        return {**common, "search_size": list(model.search_size), "template_size": list(model.template_size)}
+    return {**common, "frames": int(model.frames), "output_frames": int(model.output_frames),
+            "input_size": list(model.input_size), "heatmap_size": list(model.heatmap.size), "output": "logits"}
 
 
-def write_onnx(model: torch.nn.Module, cfg: DictConfig, example: torch.Tensor, path: Path,
-                opset: int, half: bool) -> None:
+def write_onnx(model: torch.nn.Module, cfg: DictConfig, example: tuple[torch.Tensor, ...], path: Path,
+               opset: int, half: bool) -> None:
     import onnx
 
+    inputs, outputs = INPUTS[cfg.model.task], OUTPUTS[cfg.model.task]
     with warnings.catch_warnings():  # tracer notes on shape arithmetic that is constant per size
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(path), input_names=["frames"], output_names=["logits"],
-                          dynamic_axes={"frames": {0: "batch"}, "logits": {0: "batch"}},
+        torch.onnx.export(model, example, str(path), input_names=list(inputs), output_names=list(outputs),
+                          dynamic_axes={name: {0: "batch"} for name in inputs + outputs},
                           opset_version=opset, dynamo=False)
     graph = onnx.load(str(path))
     if half:
@@ -112,34 +146,39 @@ def _to_fp16(graph):
         return float16.convert_float_to_float16(graph, keep_io_types=True)
 
 
-def _check_onnx(path: Path, model: torch.nn.Module, example: torch.Tensor, half: bool) -> float:
+def _check_onnx(path: Path, model: torch.nn.Module, example: tuple[torch.Tensor, ...], half: bool) -> float:
     session = onnx_session(path, "cpu")
     batch = _check_batch(example)
-    (exported,) = session.run(None, {"frames": batch.numpy()})
+    exported = session.run(None, {i.name: t.numpy() for i, t in zip(session.get_inputs(), batch)})
     with torch.no_grad():
-        expected = model(batch).numpy()
-    return float(np.abs(exported.astype(np.float32) - expected).max())
+        expected = _as_tuple(model(*batch))
+    return max(float(np.abs(e.astype(np.float32) - x.numpy()).max()) for e, x in zip(exported, expected))
 
 
-def _write_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path) -> None:
+def _write_torchscript(model: torch.nn.Module, example: tuple[torch.Tensor, ...], path: Path) -> None:
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(model, (example,), check_trace=False)
+        traced = torch.jit.trace(model, example, check_trace=False)
     traced.save(str(path))
 
 
-def _check_torchscript(path: Path, model: torch.nn.Module, example: torch.Tensor) -> float:
+def _check_torchscript(path: Path, model: torch.nn.Module, example: tuple[torch.Tensor, ...]) -> float:
     with warnings.catch_warnings():  # TorchScript's deprecation notice: we export it on purpose
         warnings.simplefilter("ignore")
         loaded = torch.jit.load(str(path), map_location="cpu")
     batch = _check_batch(example)
     with torch.no_grad():
-        return float((loaded(batch) - model(batch)).abs().max())
+        pairs = zip(_as_tuple(loaded(*batch)), _as_tuple(model(*batch)))
+        return max(float((a - b).abs().max()) for a, b in pairs)
 
 
-def _check_batch(example: torch.Tensor) -> torch.Tensor:
+def _check_batch(example: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     """Twice the export's batch: a batch axis fixed by the trace would fail here."""
-    return torch.cat([example, example.flip(0)])
+    return tuple(torch.cat([tensor, tensor.flip(0)]) for tensor in example)
+
+
+def _as_tuple(outputs) -> tuple[torch.Tensor, ...]:
+    return outputs if isinstance(outputs, tuple) else (outputs,)
 
 
 # ------------------------------------------------------------------------------- running ONNX
@@ -157,9 +196,9 @@ def onnx_session(path: str | Path, device: str = "cpu"):
 
 
 class OnnxModel(torch.nn.Module):
-    """An exported model run by onnxruntime behind the PyTorch model's interface:
-    `model(frames [B, T, 3, H, W] float) -> logits [B, T_out, Hh, Wh]`, so evaluation and video
-    prediction use one code path for both."""
+    """An exported model run by onnxruntime behind the PyTorch model's interface, so evaluation
+    and prediction use one code path for both: `model(frames) -> logits` for a heatmap model,
+    `model(templates, search) -> {"objectness", "boxes"}` for a reference-based detector."""
 
     def __init__(self, path: str | Path, device: str = "cpu"):
         super().__init__()
@@ -170,10 +209,13 @@ class OnnxModel(torch.nn.Module):
             raise DataError(f"{path} is an ONNX model but not a tracknet export (no '{METADATA_KEY}' "
                             "metadata); export checkpoints with `tracknet export`")
         self.metadata = json.loads(props[METADATA_KEY])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        (logits,) = self.session.run(None, {"frames": frames.detach().float().cpu().numpy()})
-        return torch.from_numpy(logits).to(frames.device)
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+        feed = {name: tensor.detach().float().cpu().numpy() for name, tensor in zip(self.input_names, inputs)}
+        outputs = [torch.from_numpy(out).to(inputs[0].device) for out in self.session.run(None, feed)]
+        return outputs[0] if len(outputs) == 1 else dict(zip(self.output_names, outputs))
 
 
 def load_weights(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, DictConfig, dict]:

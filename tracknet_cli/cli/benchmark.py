@@ -36,14 +36,15 @@ def benchmark(
     from tracknet_cli.fileio import atomic_path, write_json
     from tracknet_cli.models import available_models
 
+    registered = available_models("heatmap")  # the video models; a refdet model's inputs are another story
     settings = BenchmarkSettings(
-        models=available_models() if models == "all" else [m.strip() for m in models.split(",")],
+        models=registered if models == "all" else [m.strip() for m in models.split(",")],
         device=device, input_hw=parse_size(input_size, height_first=True), frames=frames,
         batches=_ints(batch, "--batch"),
         backends=tuple(b.strip() for b in backends.split(",")), repeats=repeats)
-    unknown = sorted(set(settings.models) - set(available_models()))
+    unknown = sorted(set(settings.models) - set(registered))
     if unknown:
-        raise TracknetError(f"--models: {unknown} not registered; registered: {', '.join(available_models())}")
+        raise TracknetError(f"--models: {unknown} not among the heatmap models: {', '.join(registered)}")
     run_dir = new_run_dir("benchmark", name, exist_ok)
     with console.status("Benchmarking...") as status:
         rows = benchmark_models(settings, on_row=lambda r: status.update(f"Benchmarked {r['model']} {r['backend']}"))

@@ -42,7 +42,7 @@ class SyntheticTask(str, Enum):
     refdet = "refdet"
 
 
-DEFAULT_OUT = {SyntheticTask.ball: Path("data/synthetic"), SyntheticTask.refdet: Path("data/refdet")}
+DEFAULT_OUT = {SyntheticTask.ball: Path("data/synthetic"), SyntheticTask.refdet: Path("data/refdet_synthetic")}
 # options that only one task reads: given with the other task they would be silently ignored
 TASK_OPTIONS = {
     SyntheticTask.ball: ("games", "clips", "frames", "width", "height", "cache"),
@@ -59,7 +59,7 @@ def synthetic(
         help="ball: broadcast tennis in the TrackNet layout; refdet: textured objects to find in cluttered "
              "scenes, in the refdet layout."),
     out: Path = typer.Option(None, "--out", help="Folder to render the dataset into (default data/synthetic, "
-                                                  "or data/refdet for --task refdet)."),
+                                                  "or data/refdet_synthetic for --task refdet)."),
     games: int = typer.Option(5, help="ball: games (game1, game2, ...)."),
     clips: int = typer.Option(4, help="ball: clips per game."),
     frames: int = typer.Option(150, help="ball: frames per clip."),
@@ -84,7 +84,7 @@ def synthetic(
 
     Example: [bold]tracknet prepare synthetic --out data/synthetic --games 5 --seed 0[/]
 
-    Example: [bold]tracknet prepare synthetic --task refdet --out data/refdet --objects 8[/]
+    Example: [bold]tracknet prepare synthetic --task refdet --out data/refdet_synthetic --objects 8[/]
     """
     _reject_options_of_other_task(ctx, task)
     out = out or DEFAULT_OUT[task]
@@ -175,7 +175,7 @@ def refdet(
     """Validate a reference-based detection dataset (object templates, search images, boxes), report
     every defect by file and line.
 
-    Example: [bold]tracknet prepare refdet --root data/refdet --strict[/]
+    Example: [bold]tracknet prepare refdet --root data/refdet_synthetic --strict[/]
     """
     run_dir = new_run_dir("prepare", name, exist_ok)
     report = _scan_refdet_with_progress(root)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from omegaconf import OmegaConf
 
-from tracknet_cli.config import available_configs, load_config
+from tracknet_cli.config import DEFAULT_TRAINING, available_configs, load_config, model_task
 from tracknet_cli.console import console, key_value_table, print_written
 from tracknet_cli.runs import new_run_dir
 
@@ -18,7 +18,8 @@ def train(
     model: str = typer.Option(None, "--model", help="Model config name or path. Registered: "
                               + ", ".join(available_configs("model")) + "."),
     data: str = typer.Option("synthetic", "--data", help="Data config name or path."),
-    training: str = typer.Option("default", "--training", help="Training config name or path."),
+    training: str = typer.Option(None, "--training", help="Training config name or path (default: "
+                                 "default; refdet for reference-based detectors)."),
     epochs: int = typer.Option(None, "--epochs", help="Shortcut for training.epochs."),
     batch_size: int = typer.Option(None, "--batch-size", help="Shortcut for training.batch_size (global)."),
     device: str = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N (training.device)."),
@@ -28,9 +29,10 @@ def train(
     name: str = typer.Option(None, "--name", help="Run name under runs/train/ (default exp, exp2, ...)."),
     exist_ok: bool = typer.Option(False, "--exist-ok", help="Reuse the run directory if it exists."),
 ) -> None:
-    """Train a heatmap model; writes runs/train/<name>/ with weights, results.csv and TensorBoard logs.
+    """Train a model; writes runs/train/<name>/ with weights, results.csv and TensorBoard logs.
 
-    Example: [bold]tracknet train --model fast_heatmap --data synthetic --epochs 10[/]
+    Examples: [bold]tracknet train --model fast_heatmap --data synthetic --epochs 10[/]
+              [bold]tracknet train --model convnext_refdet --data refdet_synthetic[/]
     """
     from tracknet_cli.training.launch import train as run_training
     from tracknet_cli.training.trainer import Trainer
@@ -45,7 +47,7 @@ def train(
         return
     if model is None:
         raise typer.BadParameter(f"choose a model: {', '.join(available_configs('model'))}", param_hint="--model")
-    cfg = load_config(data, model, training, overrides)
+    cfg = load_config(data, model, training or DEFAULT_TRAINING[model_task(model)], overrides)
     if dry_run:
         console.print(OmegaConf.to_yaml(cfg))
         result = Trainer(cfg, None, console).dry_run()
@@ -63,5 +65,5 @@ def _report(result, run_dir: Path) -> None:
                       f"[bold]tracknet train --resume {run_dir / 'weights' / 'last.pt'}[/]")
         raise typer.Exit(130)
     if result is not None and result.best_metric is not None:
-        console.print(f"Best validation F1 {result.best_metric:.4f}")
+        console.print(f"Best {result.metric} {result.best_metric:.4f}")
     print_written(run_dir)

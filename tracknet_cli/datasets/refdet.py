@@ -8,6 +8,10 @@
     sample["meta"]       object id, image path, original (W, H)
 
 Images are read from the layout `scan_refdet` checked (defective samples are already left out).
+Training samples get the heatmap task's augmentation (`data.augment`: zoom, shift, crop, flip,
+colour, motion blur) on the search image, with the box mapped by the same transform (an object
+pushed mostly out of the frame becomes absent); a flip mirrors the templates too, so the object
+still looks like them. The draw is a function of (seed, epoch, sample).
 """
 
 from __future__ import annotations
@@ -17,16 +21,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
-from tracknet_cli.config import IMAGENET_MEAN, IMAGENET_STD
-from tracknet_cli.datasets.refdet_layout import RefdetReport
+from tracknet_cli.config import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig
+from tracknet_cli.datasets.augment import FrameTransform, sample_transform
+from tracknet_cli.datasets.refdet_layout import RefdetReport, scan_refdet
 from tracknet_cli.errors import DataError
+
+MIN_VISIBLE = 0.25  # share of an augmented box that must stay in the frame for the object to count
 
 
 class RefdetDataset(Dataset):
     def __init__(self, report: RefdetReport, split: str, search_size: tuple[int, int] = (1024, 576),
-                 template_size: tuple[int, int] = (256, 256), mean=IMAGENET_MEAN, std=IMAGENET_STD):
+                 template_size: tuple[int, int] = (256, 256), mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                 augment: AugmentConfig | None = None, seed: int = 0):
         self.samples = [s for s in report.samples if s.split == split]
         if not self.samples:
             raise DataError(f"{report.root} has no usable {split} samples (see `tracknet prepare refdet`)")
@@ -34,34 +43,83 @@ class RefdetDataset(Dataset):
         self.search_size, self.template_size = tuple(search_size), tuple(template_size)
         self.mean = np.array(mean, dtype=np.float32) * 255
         self.std = np.array(std, dtype=np.float32) * 255
+        self.augment, self.seed, self.epoch = augment, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, item: int) -> dict:
         sample = self.samples[item]
-        templates = np.stack([self._image(path, self.template_size) for path in self.templates[sample.object_id]])
-        box = np.full(4, np.nan, dtype=np.float32)
+        box = None
         if sample.box is not None:  # corners as pixel-edge coordinates: scale by the size ratio
-            scale = np.array(self.search_size * 2, dtype=np.float64) / np.array(sample.size * 2)
-            box = (sample.box * scale).astype(np.float32)
+            box = sample.box * np.array(self.search_size * 2, dtype=np.float64) / np.array(sample.size * 2)
+        search = resized_rgb(_read(sample.image), self.search_size)  # uint8 [H, W, 3]
+        flip = False
+        if self.augment is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, item])
+            transform = sample_transform(self.augment, self.search_size, rng)
+            search, box, flip = transform.apply(search[None])[0], _mapped_box(transform, box), transform.flip
+        templates = [resized_rgb(_read(path), self.template_size) for path in self.templates[sample.object_id]]
+        if flip:
+            templates = [cv2.flip(template, 1) for template in templates]
         return {
-            "templates": torch.from_numpy(templates),
-            "search": torch.from_numpy(self._image(sample.image, self.search_size)),
-            "box": torch.from_numpy(box),
-            "present": sample.box is not None,
+            "templates": torch.from_numpy(np.stack([self._normalized(t) for t in templates])),
+            "search": torch.from_numpy(self._normalized(search)),
+            "box": torch.from_numpy(box.astype(np.float32) if box is not None else np.full(4, np.nan, np.float32)),
+            "present": box is not None,
             "meta": {"object": sample.object_id, "image": str(sample.image), "size": torch.tensor(sample.size)},
         }
 
-    def _image(self, path: Path, size: tuple[int, int]) -> np.ndarray:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise DataError(f"{path} could not be read (changed since `tracknet prepare refdet`?)")
-        return model_input(bgr, size, self.mean, self.std)
+    def _normalized(self, rgb: np.ndarray) -> np.ndarray:
+        return normalized(rgb, self.mean, self.std)
+
+
+def _read(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DataError(f"{path} could not be read (changed since `tracknet prepare refdet`?)")
+    return bgr
+
+
+def _mapped_box(transform: FrameTransform, box: np.ndarray | None) -> np.ndarray | None:
+    """The box after the transform, clipped to the frame; None when less than MIN_VISIBLE of it
+    stays inside. Corners are pixel edges, so they are mapped as the centres half a pixel in."""
+    if box is None:
+        return None
+    corners = transform.map_points(box.reshape(2, 2) - 0.5) + 0.5  # [[x1, y1], [x2, y2]], maybe swapped
+    low, high = corners.min(axis=0), corners.max(axis=0)
+    area = np.prod(high - low)
+    low, high = np.maximum(low, 0), np.minimum(high, transform.size)
+    if np.any(high <= low) or np.prod(high - low) < MIN_VISIBLE * area:
+        return None
+    return np.concatenate([low, high])
+
+
+def build_refdet_dataset(cfg: DictConfig, split: str, report: RefdetReport | None = None,
+                         train: bool = False) -> RefdetDataset:
+    """Split `split` of `cfg.data.root` (scanned unless `report` is given) at the model's sizes;
+    with `train`, augmented as `cfg.data.augment` says."""
+    report = report if report is not None else scan_refdet(cfg.data.root)
+    model = cfg.model
+    return RefdetDataset(report, split, tuple(model.search_size), tuple(model.template_size),
+                         mean=tuple(model.mean), std=tuple(model.std),
+                         augment=OmegaConf.to_object(cfg.data.augment) if train else None, seed=cfg.training.seed)
 
 
 def model_input(bgr: np.ndarray, size: tuple[int, int], mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """BGR image [H, W, 3] uint8 -> [3, h, w] float32 RGB at `size` (W, H), normalised with mean and
     std given in 0-255 units: what the refdet model reads, in training and prediction alike."""
-    rgb = cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    return normalized(resized_rgb(bgr, size), mean, std)
+
+
+def resized_rgb(bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """BGR [H, W, 3] uint8 -> RGB uint8 at `size` (W, H), area-averaged like a camera at that size."""
+    return cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+
+
+def normalized(rgb: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """RGB uint8 [H, W, 3] -> [3, H, W] float32, (value - mean) / std in 0-255 units."""
     return ((rgb.astype(np.float32) - mean) / std).transpose(2, 0, 1).copy()

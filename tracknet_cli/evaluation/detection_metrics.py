@@ -68,7 +68,7 @@ def average_precision(predictions: list[tuple[np.ndarray, np.ndarray]], targets:
         return float("nan")
     ranked = []  # (score, image, iou with the image's object or -1)
     for image, ((boxes, scores), target) in enumerate(zip(predictions, targets)):
-        ious = _ious(boxes, target)
+        ious = box_ious(boxes, target)
         ranked += [(float(s), image, float(iou)) for s, iou in zip(scores, ious)]
     ranked.sort(key=lambda entry: -entry[0])
     matched, hits = set(), []
@@ -86,7 +86,7 @@ def average_precision(predictions: list[tuple[np.ndarray, np.ndarray]], targets:
     return float(np.mean(sampled))
 
 
-def _ious(boxes: np.ndarray, target: np.ndarray | None) -> np.ndarray:
+def box_ious(boxes: np.ndarray, target: np.ndarray | None) -> np.ndarray:
     """[K] IoU of each box with the object; -1 where there is no object."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if target is None or len(boxes) == 0:
@@ -103,4 +103,4 @@ def _best_iou(boxes: np.ndarray, scores: np.ndarray, target: np.ndarray | None, 
     image gives no answer or has no object."""
     if not _has_box(scores, threshold) or target is None:
         return None
-    return float(_ious(boxes, target)[int(np.argmax(scores))])
+    return float(box_ious(boxes, target)[int(np.argmax(scores))])

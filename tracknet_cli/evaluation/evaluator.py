@@ -40,6 +40,12 @@ class Evaluation:
     protocol: Protocol
     attention_maps: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG (eval --attention-maps)
 
+    def protocol_record(self) -> dict:
+        protocol = self.protocol
+        return {"description": protocol.describe(), "tolerance_px": protocol.tolerance,
+                "resolution": protocol.resolution, "visibility_present": list(protocol.visibility),
+                "pck_radii": list(protocol.pck_radii)}
+
 
 @torch.no_grad()
 def predict_frames(model: torch.nn.Module, dataset: TrackNetSequenceDataset, device: torch.device,

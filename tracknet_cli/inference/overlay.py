@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -56,6 +57,23 @@ def draw_ball(frame: np.ndarray, track: np.ndarray, interpolated: np.ndarray, in
         cv2.circle(frame, centre, radius, BALL_COLOUR, 2 if interpolated[index] else -1, cv2.LINE_AA)
 
 
+@contextmanager
+def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[cv2.VideoWriter]:
+    """An MP4 writer (see `open_writer`) onto a temporary sibling of `path`, renamed onto it when
+    the block completes; on an error nothing is left behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.mp4")  # the suffix picks the container
+    try:
+        writer, _ = open_writer(partial, fps, size)
+        try:
+            yield writer
+        finally:
+            writer.release()
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def write_overlay(video: str | Path, track: pd.DataFrame, path: Path, trail: int, frames: int,
                   progress: Callable[[int], None] | None = None) -> Path:
     """The video with the track drawn, at its resolution and frame rate; written under a
@@ -63,24 +81,15 @@ def write_overlay(video: str | Path, track: pd.DataFrame, path: Path, trail: int
     points = track[["X", "Y"]].to_numpy(np.float64).copy()
     points[track["Visibility"].to_numpy() == 0] = np.nan
     interpolated = track["Interpolated"].to_numpy().astype(bool)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.mp4")  # the suffix picks the container
-    try:
-        with VideoReader(video) as reader:
-            writer, _ = open_writer(partial, reader.info.fps, (reader.info.width, reader.info.height))
-            try:
-                for index, frame in enumerate(reader):
-                    if index >= frames:
-                        break
-                    draw_ball(frame, points, interpolated, index, trail)
-                    writer.write(frame)
-                    if progress:
-                        progress(1)
-            finally:
-                writer.release()
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with VideoReader(video) as reader, \
+            video_writer(path, reader.info.fps, (reader.info.width, reader.info.height)) as writer:
+        for index, frame in enumerate(reader):
+            if index >= frames:
+                break
+            draw_ball(frame, points, interpolated, index, trail)
+            writer.write(frame)
+            if progress:
+                progress(1)
     return path
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 
 from tracknet_cli.datasets.geometry import rescale_points
 from tracknet_cli.datasets.tracknet import SampleSpec, normalize_frames
@@ -43,8 +44,12 @@ class Predictor:
         """From a training checkpoint or an ONNX export (run by onnxruntime)."""
         torch_device = select_device(device)
         model, cfg, _ = load_weights(weights, torch_device)
-        predictor = cls(model, SampleSpec.from_model_config(cfg.model), torch_device,
-                        amp=cfg.training.amp, **kwargs)
+        return cls.from_loaded(model, cfg, torch_device, **kwargs)
+
+    @classmethod
+    def from_loaded(cls, model: torch.nn.Module, cfg: DictConfig, device: torch.device, **kwargs) -> Predictor:
+        """From a model and config `load_weights` returned."""
+        predictor = cls(model, SampleSpec.from_model_config(cfg.model), device, amp=cfg.training.amp, **kwargs)
         predictor.name = cfg.model.name
         return predictor
 

@@ -111,7 +111,7 @@ def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, bat
         batch.clear()
 
     def frames_in_order() -> Iterator[np.ndarray]:
-        for index, (raw, frame) in enumerate(_decoded(reader, letterbox)):
+        for index, (raw, frame) in enumerate(decoded_frames(reader, letterbox.apply)):
             if index == 0:
                 first.append(raw)
             candidates.append(np.empty((0, 3)))
@@ -119,7 +119,7 @@ def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, bat
 
     if predictor.reuses_frames:  # late fusion, a window per frame: each frame's backbone once
         predictor.start_stream()
-        for chunk in _chunks(frames_in_order(), batch_size):
+        for chunk in map(np.stack, batched(frames_in_order(), batch_size)):
             start = len(candidates) - len(chunk)  # the chunk's frames are the newest ones
             batch.extend((None, [start + j]) for j in range(len(chunk)))
             run_batch(predictor.predict_next_frames(chunk))
@@ -133,16 +133,16 @@ def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, bat
     return candidates, (first[0] if first else None)
 
 
-def _chunks(frames: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
-    """Consecutive frames in stacks of `size` [size, H, W, 3] (the last may be shorter)."""
-    chunk: list[np.ndarray] = []
-    for frame in frames:
-        chunk.append(frame)
-        if len(chunk) == size:
-            yield np.stack(chunk)
-            chunk = []
-    if chunk:
-        yield np.stack(chunk)
+def batched(items: Iterator, size: int) -> Iterator[list]:
+    """Consecutive items in lists of `size` (the last may be shorter)."""
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _windows(frames: Iterator[np.ndarray], length: int, outputs: int) -> Iterator[tuple[np.ndarray, list[int]]]:
@@ -167,9 +167,10 @@ def _padded(recent: deque[np.ndarray], length: int) -> np.ndarray:
     return np.stack([frames[0]] * (length - len(frames)) + frames)
 
 
-def _decoded(reader: VideoReader, letterbox: Letterbox, depth: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(BGR frame, letterboxed RGB input) per frame, decoded by a background thread so decoding
-    overlaps the model (OpenCV releases the GIL); the bounded queue keeps memory flat."""
+def decoded_frames(reader: VideoReader, prepare: Callable[[np.ndarray], np.ndarray],
+                   depth: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(BGR frame, `prepare`d model input) per frame, decoded and prepared by a background thread
+    so that work overlaps the model (OpenCV releases the GIL); the bounded queue keeps memory flat."""
     frames: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
@@ -179,7 +180,7 @@ def _decoded(reader: VideoReader, letterbox: Letterbox, depth: int = 32) -> Iter
             for raw in reader:
                 if stop.is_set():
                     return
-                frames.put((raw, letterbox.apply(raw)))
+                frames.put((raw, prepare(raw)))
         except Exception as exc:  # handed to the consumer, which raises it with its traceback
             frames.put(exc)
         frames.put(done)

@@ -1,7 +1,9 @@
 """The model registry: every named model is a config under configs/model/, built from its parts.
 
 A model config names a part of each kind by `type`; each type has a config dataclass (its keys,
-types and defaults) and a class. `build_model(cfg.model)` validates the parts and assembles them.
+types and defaults) and a class. `build_model(cfg.model)` validates the parts and assembles them:
+a heatmap model (`model.task: heatmap`) from a backbone, a decoder and a head; a reference-based
+detector (`model.task: refdet`) from a backbone and its own fusion, correlation and head.
 Adding a backbone or decoder is one entry in these tables.
 """
 
@@ -11,8 +13,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
+from torch import nn
 
-from tracknet_cli.config import available_configs, check_keys
+from tracknet_cli.config import available_configs, check_keys, find_config_file
 from tracknet_cli.errors import ConfigError
 from tracknet_cli.models.backbones.cnn_backbone import CNNBackbone, CNNBackboneConfig
 from tracknet_cli.models.backbones.convnext_backbone import ConvNeXtBackbone, ConvNeXtBackboneConfig
@@ -28,6 +31,7 @@ from tracknet_cli.models.decoders.upsampling_decoder import (
 )
 from tracknet_cli.models.heads.heatmap_head import HeatmapHead, HeatmapHeadConfig
 from tracknet_cli.models.heatmap_model import HeatmapModel
+from tracknet_cli.models.refdet import RefDetModel
 
 PARTS: dict[str, dict[str, tuple[type, type]]] = {
     "backbone": {"vit": (ViTBackbone, ViTBackboneConfig),
@@ -38,11 +42,16 @@ PARTS: dict[str, dict[str, tuple[type, type]]] = {
                 "deformable_fpn": (DeformableFPNDecoder, DeformableFPNDecoderConfig)},
     "head": {"heatmap": (HeatmapHead, HeatmapHeadConfig)},
 }
+TASK_PARTS = {"heatmap": ("backbone", "decoder", "head"), "refdet": ("backbone",)}  # parts named by `type`
 
 
-def available_models() -> list[str]:
-    """Names `--model` accepts: the model configs shipped in configs/model/."""
-    return available_configs("model")
+def available_models(task: str | None = None) -> list[str]:
+    """Names `--model` accepts: the model configs shipped in configs/model/ (of one task if given)."""
+    names = available_configs("model")
+    if task is None:
+        return names
+    return [name for name in names
+            if (OmegaConf.load(find_config_file("model", name)).get("task") or "heatmap") == task]
 
 
 def part_config(model_cfg: DictConfig, kind: str) -> Any:
@@ -63,15 +72,19 @@ def part_config(model_cfg: DictConfig, kind: str) -> Any:
 
 def check_model_config(model_cfg: DictConfig) -> None:
     """Validate every part before any work starts."""
-    for kind in PARTS:
+    for kind in TASK_PARTS[model_cfg.task]:
         part_config(model_cfg, kind)
 
 
-def build_model(model_cfg: DictConfig) -> HeatmapModel:
+def build_model(model_cfg: DictConfig) -> nn.Module:
     """Build any registered model from its config; weights random unless the backbone asks for them."""
+    if model_cfg.task == "refdet":
+        backbone_cfg = part_config(model_cfg, "backbone")
+        backbone = PARTS["backbone"][backbone_cfg.type][0](backbone_cfg, in_frames=1)
+        return RefDetModel(backbone, OmegaConf.to_object(model_cfg))
     frames, output_frames = int(model_cfg.frames), int(model_cfg.output_frames)
     in_frames = frames if model_cfg.fusion == "early" else 1
-    backbone_cfg, decoder_cfg, head_cfg = (part_config(model_cfg, kind) for kind in PARTS)
+    backbone_cfg, decoder_cfg, head_cfg = (part_config(model_cfg, kind) for kind in TASK_PARTS["heatmap"])
     backbone = PARTS["backbone"][backbone_cfg.type][0](backbone_cfg, in_frames=in_frames)
     decoder = PARTS["decoder"][decoder_cfg.type][0](backbone.feature_info, decoder_cfg)
     head = HeatmapHead(decoder.out_channels, output_frames, head_cfg)

@@ -3,8 +3,9 @@
     model(templates [B, 3, 3, th, tw], search [B, 3, H, W]) ->
         {"objectness": [B, H/4, W/4] logits, "boxes": [B, 4, H/4, W/4] (x1, y1, x2, y2) in pixels}
 
-One ConvNeXt backbone (the heatmap models' module and weight rules) reads templates and search
-image alike; a small FPN gives P2 (stride 4) and P3 (stride 8). The three templates' maps are fused
+One backbone from the registry (ConvNeXt-Tiny in `convnext_refdet`, with the heatmap models' module
+and weight rules) reads templates and search image alike; a small FPN over its maps gives P2
+(stride 4) and P3 (stride 8), coarser maps adding context top-down. The three templates' maps are fused
 into one (`attention`: weights from each template's pooled features; `average`), pooled to a small
 kernel and correlated depthwise with the search maps at P2 and P3 (SiamRPN++'s depthwise
 cross-correlation: each channel asks "where does this feature of the object appear?"). The
@@ -15,30 +16,19 @@ per cell and the distances from the cell centre to the four box sides.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tracknet_cli.models.backbones.convnext_backbone import ConvNeXtBackbone, ConvNeXtBackboneConfig
+from tracknet_cli.config import RefdetModelConfig
+from tracknet_cli.errors import TracknetError
+from tracknet_cli.models.backbones.base import Backbone
 from tracknet_cli.models.decoders.blocks import ConvNormAct
 from tracknet_cli.models.decoders.fpn_decoder import FPNDecoder, FPNDecoderConfig
 
 TEMPLATE_FUSIONS = ("attention", "average")
-
-
-@dataclass
-class RefDetConfig:
-    search_size: list[int] = field(default_factory=lambda: [1024, 576])  # [W, H]
-    template_size: list[int] = field(default_factory=lambda: [256, 256])  # [W, H]
-    fpn_channels: int = 128
-    corr_channels: int = 64
-    det_channels: int = 128
-    template_fusion: str = "attention"
-    kernel_size: int = 5  # template maps are pooled to kernel_size x kernel_size for correlation
-    prior: float = 0.01  # initial objectness: bias log(0.01 / 0.99) = -4.6
-    backbone: ConvNeXtBackboneConfig = field(default_factory=ConvNeXtBackboneConfig)  # stages 1-4; P2, P3 kept
+HEAD_STRIDE = 4  # the head predicts on the P2 grid
 
 
 class TemplateFusion(nn.Module):
@@ -60,24 +50,49 @@ class TemplateFusion(nn.Module):
 
 
 def depthwise_correlation(search: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """search [B, C, H, W] correlated channel by channel with kernel [B, C, k, k] -> [B, C, H, W]."""
-    b, c, h, w = search.shape
+    """search [B, C, H, W] correlated channel by channel with kernel [B, C, k, k] -> [B, C, H, W]
+    (zero padding, centred). Written as k * k shifted products rather than one grouped convolution
+    with B * C groups, so a traced or exported graph is not tied to the batch size it saw."""
     k = kernel.shape[-1]
-    out = F.conv2d(search.reshape(1, b * c, h, w), kernel.reshape(b * c, 1, k, k), padding=k // 2, groups=b * c)
-    return out.view(b, c, h, w)
+    h, w = search.shape[-2:]
+    padded = F.pad(search, [k // 2] * 4)
+    out = torch.zeros_like(search)
+    for dy in range(k):
+        for dx in range(k):
+            out = out + padded[:, :, dy:dy + h, dx:dx + w] * kernel[:, :, dy:dy + 1, dx:dx + 1]
+    return out
+
+
+def average_pooling_matrix(size: int, bins: int) -> torch.Tensor:
+    """[bins, size]: row i averages the inputs adaptive average pooling puts in bin i. Pooling as a
+    matrix product exports to ONNX for any size (its adaptive pooling needs bins dividing size)."""
+    matrix = torch.zeros(bins, size)
+    for i in range(bins):
+        start, end = (i * size) // bins, -((-(i + 1) * size) // bins)  # floor, ceil
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
 
 
 class RefDetModel(nn.Module):
-    def __init__(self, cfg: RefDetConfig):
+    """Built by `build_model` from a `model.task: refdet` config and a backbone of the registry."""
+
+    def __init__(self, backbone: Backbone, cfg: RefdetModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.backbone = ConvNeXtBackbone(cfg.backbone)
-        if sorted(info.stride for info in self.backbone.feature_info.values())[:2] != [4, 8]:
-            raise ValueError("model.backbone.return_stages must give strides 4 and 8 (stages 1 and 2)")
-        self.fpn = FPNDecoder(self.backbone.feature_info, FPNDecoderConfig(lateral_dim=cfg.fpn_channels))
+        self.backbone = backbone
+        strides = {info.stride for info in backbone.feature_info.values()}
+        if not {4, 8} <= strides:
+            raise TracknetError(f"model.backbone.return_stages of a refdet model must include the maps at "
+                                f"strides 4 and 8; they give {sorted(strides)}")
+        levels = {name: info for name, info in backbone.feature_info.items() if info.stride >= 4}
+        self.fpn = FPNDecoder(levels, FPNDecoderConfig(lateral_dim=cfg.fpn_channels))
         self.fusion = TemplateFusion(cfg.fpn_channels, cfg.template_fusion)
         self.search_proj = nn.ModuleList(nn.Conv2d(cfg.fpn_channels, cfg.corr_channels, 1) for _ in range(2))
         self.template_proj = nn.ModuleList(nn.Conv2d(cfg.fpn_channels, cfg.corr_channels, 1) for _ in range(2))
+        for level, stride in enumerate((4, 8)):  # the template maps' size is fixed by the config
+            tw, th = (side // stride for side in cfg.template_size)
+            self.register_buffer(f"pool_rows{level}", average_pooling_matrix(th, cfg.kernel_size), persistent=False)
+            self.register_buffer(f"pool_cols{level}", average_pooling_matrix(tw, cfg.kernel_size), persistent=False)
         in_channels = cfg.fpn_channels + 2 * cfg.corr_channels
         self.head = nn.Sequential(ConvNormAct(in_channels, cfg.det_channels),
                                   ConvNormAct(cfg.det_channels, cfg.det_channels))
@@ -87,16 +102,29 @@ class RefDetModel(nn.Module):
 
     def pyramid(self, images: torch.Tensor) -> list[torch.Tensor]:
         """[N, 3, H, W] -> [P2 [N, C, H/4, W/4], P3 [N, C, H/8, W/8]]."""
-        return self.fpn.pyramid(self.backbone(images))[:2]
+        features = self.backbone(images)
+        return self.fpn.pyramid({name: features[name] for name in self.fpn.levels})[:2]
 
     def forward(self, templates: torch.Tensor, search: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.detect(self.template_kernels(templates), search)
+
+    def template_kernels(self, templates: torch.Tensor) -> list[torch.Tensor]:
+        """[B, K, 3, th, tw] -> a correlation kernel per level, each [B, corr_channels, k, k].
+        Computed once per object, they serve every search image (a video's frames)."""
         b, k = templates.shape[:2]
-        template_levels = self.pyramid(templates.flatten(0, 1))  # each [B * K, C, h, w]
+        kernels = []
+        for level, template in enumerate(self.pyramid(templates.flatten(0, 1))):  # each [B * K, C, h, w]
+            fused = self.fusion(template.unflatten(0, (b, k)))  # [B, C, h, w]
+            rows, cols = getattr(self, f"pool_rows{level}"), getattr(self, f"pool_cols{level}")
+            projected = self.template_proj[level](fused)  # [B, C, h, w] -> pooled [B, C, k, k]
+            kernels.append(torch.einsum("ih,bchw,jw->bcij", rows, projected, cols))
+        return kernels
+
+    def detect(self, kernels: list[torch.Tensor], search: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Kernels (one set per search image) and search images [B, 3, H, W] -> the output maps."""
         search_levels = self.pyramid(search)
         correlations = []
-        for level, (template, found) in enumerate(zip(template_levels, search_levels)):
-            fused = self.fusion(template.unflatten(0, (b, k)))  # [B, C, h, w]
-            kernel = F.adaptive_avg_pool2d(self.template_proj[level](fused), self.cfg.kernel_size)
+        for level, (kernel, found) in enumerate(zip(kernels, search_levels)):
             correlation = depthwise_correlation(self.search_proj[level](found), kernel)
             correlations.append(F.interpolate(correlation, size=search_levels[0].shape[-2:], mode="bilinear",
                                               align_corners=False))
@@ -108,8 +136,8 @@ class RefDetModel(nn.Module):
         """Distances (in cells, through softplus so they stay positive) from each stride-4 cell's
         centre to the left, top, right and bottom sides -> boxes (x1, y1, x2, y2) in pixels."""
         h, w = distances.shape[-2:]
-        ys = (torch.arange(h, device=distances.device, dtype=distances.dtype) + 0.5) * 4
-        xs = (torch.arange(w, device=distances.device, dtype=distances.dtype) + 0.5) * 4
-        sides = F.softplus(distances) * 4  # [B, 4, h, w]
+        ys = (torch.arange(h, device=distances.device, dtype=distances.dtype) + 0.5) * HEAD_STRIDE
+        xs = (torch.arange(w, device=distances.device, dtype=distances.dtype) + 0.5) * HEAD_STRIDE
+        sides = F.softplus(distances) * HEAD_STRIDE  # [B, 4, h, w]
         return torch.stack([xs.view(1, w) - sides[:, 0], ys.view(h, 1) - sides[:, 1],
                             xs.view(1, w) + sides[:, 2], ys.view(h, 1) + sides[:, 3]], dim=1)

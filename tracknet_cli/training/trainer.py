@@ -3,12 +3,14 @@
     trainer = Trainer(cfg, run_dir)       # or Trainer.from_checkpoint(path, overrides) to resume
     result = trainer.fit()
 
-Each epoch: shuffled windows (the same order on every process, dealt round-robin), AMP on CUDA
-(bf16 where supported), gradient accumulation and clipping, a per-step cosine schedule; then
-validation (F1 at the configured tolerance), `weights/last.pt`, `weights/best.pt` when F1
-improves, a row in `results.csv`, TensorBoard scalars and images, `results.png`. Ctrl-C saves a
-`last.pt` that resumes at the very next batch; a non-finite loss stops the run and keeps the last
-good checkpoint.
+The task (`training/tasks/`: heatmap or refdet, by `model.task`) supplies data, loss and
+validation. Each epoch: shuffled samples (the same order on every process, dealt round-robin), AMP
+on CUDA (bf16 where supported), gradient accumulation and clipping, a per-step cosine schedule,
+the backbone frozen for the first `training.freeze_backbone_epochs`; then validation (ball F1 or
+detection AP@0.5), `weights/last.pt`, `weights/best.pt` when the task's metric improves, a row in
+`results.csv`, TensorBoard scalars and images, `results.png`. Ctrl-C saves a `last.pt` that
+resumes at the very next batch; a non-finite loss stops the run and keeps the last good
+checkpoint.
 """
 
 from __future__ import annotations
@@ -33,11 +35,8 @@ from torch.utils.data import DataLoader
 
 from tracknet_cli.config import apply_overrides, from_container, save_config, to_container
 from tracknet_cli.console import progress_bar
-from tracknet_cli.datasets.tracknet import build_dataset, normalize_frames
 from tracknet_cli.devices import autocast, autocast_dtype, select_device
 from tracknet_cli.errors import TracknetError
-from tracknet_cli.evaluation.evaluator import predict_frames, score
-from tracknet_cli.evaluation.metrics import Protocol
 from tracknet_cli.models import build_model
 from tracknet_cli.training import distributed
 from tracknet_cli.training.checkpoint import (
@@ -46,10 +45,8 @@ from tracknet_cli.training.checkpoint import (
     restore_rng,
     save_checkpoint,
 )
-from tracknet_cli.training.losses import build_loss
 from tracknet_cli.training.optim import build_optimizer, build_scheduler
-
-VALIDATION_TOLERANCE = 4.0  # px at the original resolution: what best.pt is chosen by
+from tracknet_cli.training.tasks import build_task
 
 
 class TrainingError(TracknetError):
@@ -62,6 +59,7 @@ class TrainResult:
     epochs_done: int
     best_metric: float | None
     interrupted: bool = False
+    metric: str = "val_f1"  # the column of results.csv that best.pt is chosen by
 
 
 def seed_everything(seed: int) -> None:
@@ -81,6 +79,7 @@ class Trainer:
         seed_everything(self.train_cfg.seed)
 
         self.world = distributed.world_size()
+        self.task = build_task(cfg)
         self._build_data()
         self._build_model_and_optimisation()
         self.epoch, self.step, self.batches_done, self.best_metric = 0, 0, 0, None
@@ -89,9 +88,11 @@ class Trainer:
         if checkpoint is not None:
             self._restore(checkpoint)
             history = [row for row in _read_history(self.run_dir) if row["epoch"] <= self.epoch]
+        self.backbone_frozen = False
+        self._set_backbone_stage()
         if self.world > 1:
             self._sync_batch_norm()
-            self.model = torch.nn.parallel.DistributedDataParallel(self.model)
+            self._wrap_data_parallel()
         self.log = None
         if self.run_dir is not None:
             from tracknet_cli.training.run_log import RunLog
@@ -101,9 +102,7 @@ class Trainer:
             self.log = RunLog(self.run_dir, history)
 
     def _build_data(self) -> None:
-        cfg = self.cfg
-        self.train_set = build_dataset(cfg, "train", normalize=False)
-        self.val_set = build_dataset(cfg, "val", normalize=False) if "val" in cfg.data.splits else None
+        self.train_set, self.val_set = self.task.datasets()
         self.global_batch = int(self.train_cfg.batch_size)
         if self.global_batch % self.world:
             raise TracknetError(f"training.batch_size {self.global_batch} must split evenly over "
@@ -113,7 +112,7 @@ class Trainer:
                                                 drop_last_to=self.global_batch)
         self.batches_per_epoch = len(self.sampler) // self.local_batch
         if self.batches_per_epoch == 0:
-            raise TrainingError(f"the train split has {len(self.train_set)} windows, fewer than one "
+            raise TrainingError(f"the train split has {len(self.train_set)} samples, fewer than one "
                                 f"batch of {self.global_batch}")
 
     def _sync_batch_norm(self) -> None:
@@ -141,7 +140,23 @@ class Trainer:
                                          steps_per_epoch * self.train_cfg.epochs, steps_per_epoch)
         self.amp_dtype = autocast_dtype(self.device, self.train_cfg.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
-        self.loss_fn = build_loss(self.train_cfg.loss)
+
+    def _set_backbone_stage(self) -> None:
+        """The two-stage schedule: the backbone is frozen (no gradients, norms in eval mode) for the
+        first `freeze_backbone_epochs`, then trains with its own learning rate. Decided from the
+        epoch alone, so a resumed run is in the right stage. The optimizer holds the backbone's
+        parameters from the start; AdamW skips parameters without gradients."""
+        frozen = self.epoch < self.train_cfg.freeze_backbone_epochs
+        if frozen == self.backbone_frozen:
+            return
+        backbone = self._bare_model().backbone
+        backbone.freeze() if frozen else backbone.unfreeze()
+        self.backbone_frozen = frozen
+        if self.world > 1 and isinstance(self.model, torch.nn.parallel.DistributedDataParallel):
+            self._wrap_data_parallel()  # DDP fixes the set of parameters with gradients when built
+
+    def _wrap_data_parallel(self) -> None:
+        self.model = torch.nn.parallel.DistributedDataParallel(self._bare_model())
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, overrides: list[str] | tuple[str, ...] = (),
@@ -169,13 +184,14 @@ class Trainer:
             else:  # a partial accumulation is replayed on resume
                 self.batches_done -= self.batches_done % self.accumulate
             self._save("last.pt")
-            return TrainResult(self.run_dir, self.epoch, self.best_metric, interrupted=True)
+            return TrainResult(self.run_dir, self.epoch, self.best_metric, True, self.task.best_metric)
         finally:
             if self.log:
                 self.log.close()
-        return TrainResult(self.run_dir, self.epoch, self.best_metric)
+        return TrainResult(self.run_dir, self.epoch, self.best_metric, False, self.task.best_metric)
 
     def _train_epoch(self) -> dict:
+        self._set_backbone_stage()
         self.sampler.set_epoch(self.epoch, skip=self.batches_done * self.local_batch)
         self.train_set.set_epoch(self.epoch)
         loader = DataLoader(self.train_set, batch_size=self.local_batch, sampler=self.sampler,
@@ -199,20 +215,13 @@ class Trainer:
                 "lr": self.optimizer.param_groups[0]["lr"], "time": round(time.perf_counter() - started, 2)}
 
     def _train_step(self, batch: dict) -> float:
-        frames = normalize_frames(batch["frames"].to(self.device, non_blocking=True), self.train_set.spec)
-        if self.device.type == "cuda" and self.train_cfg.channels_last:
-            frames = frames.contiguous(memory_format=torch.channels_last) if frames.dim() == 4 else frames
-        targets = batch["heatmaps"].to(self.device, non_blocking=True)
-        mask = batch["mask"].to(self.device, non_blocking=True)
+        inputs = self.task.inputs(batch, self.device)
         last_micro = (self.batches_done + 1) % self.accumulate == 0
         sync = nullcontext() if last_micro or self.world == 1 else self.model.no_sync()
         with sync:
             with autocast(self.device, self.amp_dtype):
-                logits = self.model(frames)
-            total, count = self.loss_fn(logits, targets, mask)
-            global_count = distributed.all_reduce_sum(count.detach()).clamp(min=1.0)
-            loss = total / global_count * self.world
-            global_loss = distributed.all_reduce_sum(total.detach()) / global_count
+                outputs = self.model(*inputs)
+            loss, global_loss = self._loss(self.task.losses(outputs, batch, self.device))
             if not torch.isfinite(global_loss):
                 kept = f" in {self.run_dir / 'weights'}" if self.run_dir else ""
                 raise TrainingError(
@@ -224,10 +233,21 @@ class Trainer:
         if last_micro:
             self._optimizer_step()
         if self.log and self.step % max(1, self.train_cfg.image_every) == 0 and last_micro:
-            self.log.heatmaps(batch["frames"], targets, logits.detach(), self.step)
+            self.task.log_images(self.log, batch, outputs, self.step)
             self.log.scalars({"train/loss_step": global_loss.item(),
                               "train/lr": self.optimizer.param_groups[0]["lr"]}, self.step)
         return global_loss.item()
+
+    def _loss(self, terms: list) -> tuple[torch.Tensor, torch.Tensor]:
+        """(this process's loss to backpropagate, the global batch's loss to report) from the task's
+        (weight, sum, count) terms. Each sum is divided by its count over all processes, so N
+        processes take the step one process would take on the whole batch."""
+        loss, global_loss = 0.0, 0.0
+        for weight, total, count in terms:
+            global_count = distributed.all_reduce_sum(count.detach()).clamp(min=1.0)
+            loss = loss + weight * total / global_count * self.world
+            global_loss = global_loss + weight * distributed.all_reduce_sum(total.detach()) / global_count
+        return loss, global_loss
 
     def _optimizer_step(self) -> None:
         if self.train_cfg.grad_clip > 0:
@@ -245,30 +265,24 @@ class Trainer:
         return self.val_set is not None and ((self.epoch + 1) % self.train_cfg.val_every == 0 or last)
 
     def _validate(self) -> dict:
-        predictions = predict_frames(self._bare_model(), self.val_set, self.device,
-                                     batch_size=self.local_batch, num_workers=self.train_cfg.num_workers,
-                                     amp_dtype=self.amp_dtype)
-        if not distributed.is_main():
-            return {}
-        metrics = score(predictions, Protocol(tolerance=VALIDATION_TOLERANCE)).metrics
-        return {"val_f1": metrics.f1, "val_precision": metrics.precision, "val_recall": metrics.recall,
-                "val_accuracy": metrics.accuracy, "val_median_l2": metrics.median_l2}
+        return self.task.validate(self._bare_model(), self.val_set, self.device, self.local_batch,
+                                  self.train_cfg.num_workers, self.amp_dtype)
 
     def _end_epoch(self, row: dict) -> None:
         self.epoch, self.batches_done = self.epoch + 1, 0
         if not distributed.is_main():
             return
-        f1 = row.get("val_f1")
-        improved = f1 is not None and (self.best_metric is None or f1 > self.best_metric)
+        value = row.get(self.task.best_metric)
+        improved = value is not None and (self.best_metric is None or value > self.best_metric)
         if improved:
-            self.best_metric = f1
+            self.best_metric = value
         if self.run_dir is not None:
             self._save("last.pt", metrics=row)
             if improved or self.val_set is None:
                 self._save("best.pt", metrics=row)
             self.log.epoch(row)
         if self.console:
-            self.console.print(_epoch_table(row, self.best_metric))
+            self.console.print(_epoch_table(row, self.best_metric, self.task.headers))
 
     def _save(self, name: str, metrics: dict | None = None) -> None:
         if self.run_dir is None:
@@ -328,14 +342,13 @@ class Trainer:
         self.model.train()
         started = time.perf_counter()
         loss = self._train_step(batch)
-        result = {"train_loss": loss, "train_batch_seconds": round(time.perf_counter() - started, 3),
-                  "input": list(batch["frames"].shape), "target": list(batch["heatmaps"].shape)}
+        result = {"train_loss": loss, "train_batch_seconds": round(time.perf_counter() - started, 3)}
         if self.val_set is not None:
             val_batch = next(iter(DataLoader(self.val_set, batch_size=self.local_batch)))
             with torch.no_grad():
                 self.model.eval()
-                logits = self.model(normalize_frames(val_batch["frames"].to(self.device), self.val_set.spec))
-            result["val_output"] = list(logits.shape)
+                outputs = self.model(*self.task.inputs(val_batch, self.device))
+            result.update(self.task.shapes(val_batch, outputs))
         return result
 
 
@@ -344,15 +357,14 @@ def _read_history(run_dir: Path | None) -> list[dict]:
     return pd.read_csv(path).to_dict("records") if path and path.is_file() else []
 
 
-# results.csv's columns under the short names of the per-epoch table, which fits 80 columns
-_EPOCH_HEADERS = {"train_loss": "loss", "time": "sec", "val_f1": "F1", "val_precision": "P",
-                  "val_recall": "R", "val_accuracy": "acc", "val_median_l2": "L2 px"}
+_EPOCH_HEADERS = {"train_loss": "loss", "time": "sec"}  # short names, so the table fits 80 columns
 
 
-def _epoch_table(row: dict, best: float | None) -> Table:
+def _epoch_table(row: dict, best: float | None, task_headers: dict[str, str]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", show_edge=False, pad_edge=False)
+    headers = {**_EPOCH_HEADERS, **task_headers}
     for key in row:
-        table.add_column(_EPOCH_HEADERS.get(key, key), justify="right")
+        table.add_column(headers.get(key, key), justify="right")
     table.add_column("best", justify="right")
     formats = {"lr": ".1e", "time": ".1f", "val_median_l2": ".2f"}
     cells = [format(v, formats.get(key, ".3f")) if isinstance(v, float) else str(v) for key, v in row.items()]

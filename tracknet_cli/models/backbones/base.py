@@ -41,6 +41,13 @@ class Backbone(nn.Module):
                 parameter.requires_grad_(True)
         self.eval()
 
+    def unfreeze(self) -> None:
+        """Every parameter learns again (the second stage of a two-stage schedule); the caller's
+        next `model.train()` puts the norms back in training mode."""
+        self.frozen = False
+        for parameter in self.parameters():
+            parameter.requires_grad_(True)
+
     def train(self, mode: bool = True) -> Backbone:
         return super().train(mode and not self.frozen)
 

@@ -16,8 +16,10 @@ from torchvision.ops import (
 )
 
 from tracknet_cli.errors import ConfigError
+from tracknet_cli.models.refdet import HEAD_STRIDE
 
 Loss = tuple[torch.Tensor, torch.Tensor]
+WeightedLoss = tuple[float, torch.Tensor, torch.Tensor]  # (weight, sum, count)
 
 
 def iou_loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "none") -> torch.Tensor:
@@ -37,7 +39,7 @@ BOX_LOSSES = {"iou": iou_loss, "giou": generalized_box_iou_loss, "diou": distanc
 def box_loss(pred: torch.Tensor, target: torch.Tensor, iou_type: str = "giou") -> Loss:
     """(sum over boxes, number of boxes) of the `iou_type` loss of matching boxes [N, 4]."""
     if iou_type not in BOX_LOSSES:
-        raise ConfigError(f"model.loss.iou_type {iou_type!r} is not one of {sorted(BOX_LOSSES)}")
+        raise ConfigError(f"training.loss.iou_type {iou_type!r} is not one of {sorted(BOX_LOSSES)}")
     if len(pred) == 0:
         return pred.sum() * 0, torch.zeros((), device=pred.device)
     total = BOX_LOSSES[iou_type](pred.float(), target.float(), reduction="sum")
@@ -69,3 +71,21 @@ def centre_targets(boxes: torch.Tensor, present: torch.Tensor, grid_hw: tuple[in
     targets = (distance <= pos_radius).float()
     targets.view(len(boxes), -1)[torch.arange(len(boxes)), nearest] = 1.0
     return targets * present.view(-1, 1, 1).float()
+
+
+def refdet_losses(outputs: dict[str, torch.Tensor], boxes: torch.Tensor, present: torch.Tensor,
+                  cfg) -> list[WeightedLoss]:
+    """The detector's two terms from `training.loss`: focal objectness over the stride-4 grid and
+    the box loss on the positive cells, each (weight, sum, count).
+
+    outputs: the model's {"objectness" [B, h, w], "boxes" [B, 4, h, w]}; boxes [B, 4] in
+    search-image pixels (any value where the object is absent), present [B] bool.
+    """
+    logits, predicted = outputs["objectness"], outputs["boxes"]
+    boxes = torch.nan_to_num(boxes)
+    targets = centre_targets(boxes, present, tuple(logits.shape[-2:]), HEAD_STRIDE, cfg.pos_radius)
+    positive = targets > 0  # [B, h, w]
+    matched = boxes[:, None, None, :].expand(-1, *positive.shape[1:], -1)[positive]  # [N, 4]
+    objectness = objectness_loss(logits, targets, cfg.focal_alpha, cfg.focal_gamma)
+    box = box_loss(predicted.permute(0, 2, 3, 1)[positive], matched, cfg.iou_type)
+    return [(cfg.lambda_obj, *objectness), (cfg.lambda_bbox, *box)]

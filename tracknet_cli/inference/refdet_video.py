@@ -1,0 +1,118 @@
+"""`tracknet predict-video --templates DIR`: find one object, shown by three templates, in every
+frame of a video.
+
+One pass: a background thread decodes and prepares frames while the detector runs batches of
+them (the templates' kernels are computed once per batch, not per frame); each frame's best box
+above the score threshold goes to the CSV and, with an overlay, is drawn on the frame and written
+at once.
+Outputs are written under temporary names and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tracknet_cli.datasets.refdet_layout import TEMPLATE_NAMES
+from tracknet_cli.datasets.video import VideoInfo, VideoReader
+from tracknet_cli.errors import DataError
+from tracknet_cli.fileio import atomic_path
+from tracknet_cli.inference.overlay import video_writer
+from tracknet_cli.inference.refdet_predictor import RefdetPredictor
+from tracknet_cli.inference.video_prediction import batched, decoded_frames
+
+CSV_HEADER = ["Frame", "X1", "Y1", "X2", "Y2", "Score"]
+BOX_COLOUR = (0, 220, 255)  # BGR amber: visible on grass, clay and hard courts
+
+
+@dataclass
+class RefdetVideoResult:
+    info: VideoInfo
+    frames: int  # decoded and searched
+    with_object: int
+    seconds: float
+    csv: Path
+    overlay: Path | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+    @property
+    def truncated(self) -> bool:
+        return 0 < self.frames < self.info.frame_count
+
+
+def read_templates(folder: str | Path) -> list[np.ndarray]:
+    """The three template images of `folder` (template_0.jpg .. template_2.jpg, the refdet layout's
+    names), as BGR arrays; a missing or unreadable one is named."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"templates folder {folder} does not exist")
+    images = []
+    for name in TEMPLATE_NAMES:
+        image = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
+        if image is None:
+            state = "is not a readable image" if (folder / name).is_file() else "is missing"
+            raise DataError(f"template {folder / name} {state} (a templates folder holds {', '.join(TEMPLATE_NAMES)})")
+        images.append(image)
+    return images
+
+
+def detect_in_video(video: str | Path, templates: list[np.ndarray], predictor: RefdetPredictor,
+                    out_dir: str | Path, batch_size: int = 8, overlay: bool = False,
+                    on_start: Callable[[VideoInfo], None] | None = None,
+                    progress: Callable[[int], None] | None = None) -> RefdetVideoResult:
+    """Write `<video>_boxes.csv` (a row per frame; empty fields where the object is not found) and,
+    with `overlay`, `<video>_overlay.mp4` into `out_dir`."""
+    started = time.perf_counter()
+    out_dir, stem = Path(out_dir), Path(video).stem
+    csv_path = out_dir / f"{stem}_boxes.csv"
+    overlay_path = out_dir / f"{stem}_overlay.mp4" if overlay else None
+    with VideoReader(video) as reader, atomic_path(csv_path) as csv_tmp, open(csv_tmp, "w", newline="") as handle:
+        info = reader.info
+        if on_start:
+            on_start(info)
+        with (video_writer(overlay_path, info.fps, (info.width, info.height)) if overlay
+              else nullcontext()) as writer:
+            rows = csv.writer(handle)
+            rows.writerow(CSV_HEADER)
+            frames = found = 0
+            for batch in batched(decoded_frames(reader, predictor.search_input), batch_size):
+                images = [raw for raw, _ in batch]
+                results = predictor.predict_batch(templates, images, search=[prepared for _, prepared in batch])
+                for frame, (boxes, scores) in zip(images, results):
+                    box, score = (boxes[0], scores[0]) if len(scores) else (None, None)  # once per frame at most
+                    rows.writerow([frames, *(_cells(box, score))])
+                    if writer is not None:
+                        writer.write(draw_box(frame, box, score))
+                    frames, found = frames + 1, found + (box is not None)
+                if progress:
+                    progress(len(batch))
+            if frames == 0:
+                raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
+    return RefdetVideoResult(info, frames, found, time.perf_counter() - started, csv_path, overlay_path)
+
+
+def draw_box(frame: np.ndarray, box: np.ndarray | None, score: float | None) -> np.ndarray:
+    """The box and its score drawn on the BGR frame (in place, returned)."""
+    if box is not None:
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        thickness = max(2, frame.shape[0] // 360)
+        cv2.rectangle(frame, (x1, y1), (x2, y2), BOX_COLOUR, thickness, cv2.LINE_AA)
+        cv2.putText(frame, f"{score:.2f}", (x1, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.4 * thickness, BOX_COLOUR, thickness, cv2.LINE_AA)
+    return frame
+
+
+def _cells(box: np.ndarray | None, score: float | None) -> list[str]:
+    if box is None:
+        return [""] * 5
+    return [f"{v:.1f}" for v in box] + [f"{score:.4f}"]
