@@ -74,18 +74,9 @@ def predict_video(
 
         result = run(video, predictor, run_dir, options, on_start=started,
                      progress=lambda n: bar.advance(task, n))
-    if result.truncated:
-        console.print(f"[yellow]{video}: the header promises {result.info.frame_count} frames but only "
-                      f"{result.frames} decoded (a truncated file?); all of them were processed.[/]")
-    console.print(key_value_table(f"{video.name} with {predictor.name} on {predictor.device}", [
-        ("video", f"{result.info.width}x{result.info.height} at {result.info.fps:.2f} fps"),
-        ("frames", result.frames),
-        ("frames with a ball", result.with_ball),
-        ("interpolated", result.interpolated),
-        ("time", f"{result.seconds:.1f} s ({result.fps:.1f} frames/s end to end)"),
-        *[(label, path) for label, path in (("track", result.csv), ("overlay", result.overlay),
-                                            ("plot", result.plot)) if path is not None],
-    ]))
+    _summary(video, result, f"{video.name} with {predictor.name} on {predictor.device}",
+             [("frames with a ball", result.with_ball), ("interpolated", result.interpolated)],
+             [("track", result.csv), ("overlay", result.overlay), ("plot", result.plot)])
     print_written(run_dir)
 
 
@@ -103,14 +94,20 @@ def _detect_object(video: Path, predictor, templates: Path | None, batch_size: i
         result = detect_in_video(video, images, predictor, run_dir, batch_size, overlay,
                                  on_start=lambda info: bar.update(task, total=info.frame_count or None),
                                  progress=lambda n: bar.advance(task, n))
+    _summary(video, result, f"{video.name}: {templates} with {predictor.cfg.name} on {predictor.device}",
+             [("frames with the object", result.with_object)], [("boxes", result.csv), ("overlay", result.overlay)])
+    print_written(run_dir)
+
+
+def _summary(video: Path, result, title: str, counts: list[tuple], outputs: list[tuple]) -> None:
+    """A note if the video ended early, then one table: the video, counts, speed, files written."""
     if result.truncated:
         console.print(f"[yellow]{video}: the header promises {result.info.frame_count} frames but only "
                       f"{result.frames} decoded (a truncated file?); all of them were processed.[/]")
-    console.print(key_value_table(f"{video.name}: {templates} with {predictor.cfg.name} on {predictor.device}", [
+    console.print(key_value_table(title, [
         ("video", f"{result.info.width}x{result.info.height} at {result.info.fps:.2f} fps"),
         ("frames", result.frames),
-        ("frames with the object", result.with_object),
+        *counts,
         ("time", f"{result.seconds:.1f} s ({result.fps:.1f} frames/s end to end)"),
-        *[(label, path) for label, path in (("boxes", result.csv), ("overlay", result.overlay)) if path is not None],
+        *[(label, path) for label, path in outputs if path is not None],
     ]))
-    print_written(run_dir)

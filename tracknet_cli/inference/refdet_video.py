@@ -26,28 +26,17 @@ from tracknet_cli.errors import DataError
 from tracknet_cli.fileio import atomic_path
 from tracknet_cli.inference.overlay import video_writer
 from tracknet_cli.inference.refdet_predictor import RefdetPredictor
-from tracknet_cli.inference.video_prediction import batched, decoded_frames
+from tracknet_cli.inference.video_prediction import VideoRun, batched, decoded_frames
 
 CSV_HEADER = ["Frame", "X1", "Y1", "X2", "Y2", "Score"]
 BOX_COLOUR = (0, 220, 255)  # BGR amber: visible on grass, clay and hard courts
 
 
 @dataclass
-class RefdetVideoResult:
-    info: VideoInfo
-    frames: int  # decoded and searched
+class RefdetVideoResult(VideoRun):
     with_object: int
-    seconds: float
     csv: Path
     overlay: Path | None = None
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds else 0.0
-
-    @property
-    def truncated(self) -> bool:
-        return 0 < self.frames < self.info.frame_count
 
 
 def read_templates(folder: str | Path) -> list[np.ndarray]:
@@ -98,7 +87,7 @@ def detect_in_video(video: str | Path, templates: list[np.ndarray], predictor: R
                     progress(len(batch))
             if frames == 0:
                 raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
-    return RefdetVideoResult(info, frames, found, time.perf_counter() - started, csv_path, overlay_path)
+    return RefdetVideoResult(info, frames, time.perf_counter() - started, found, csv_path, overlay_path)
 
 
 def draw_box(frame: np.ndarray, box: np.ndarray | None, score: float | None) -> np.ndarray:

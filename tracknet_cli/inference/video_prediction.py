@@ -37,15 +37,12 @@ class PredictVideoOptions:
 
 
 @dataclass
-class PredictVideoResult:
+class VideoRun:
+    """What a pass over a video did: the frames it decoded and the time it took."""
+
     info: VideoInfo
     frames: int  # decoded and predicted
-    with_ball: int
-    interpolated: int
     seconds: float
-    csv: Path
-    overlay: Path | None = None
-    plot: Path | None = None
 
     @property
     def fps(self) -> float:
@@ -55,6 +52,15 @@ class PredictVideoResult:
     def truncated(self) -> bool:
         """Fewer frames decoded than the header promised: a cut-off file or a lying header."""
         return 0 < self.frames < self.info.frame_count
+
+
+@dataclass
+class PredictVideoResult(VideoRun):
+    with_ball: int
+    interpolated: int
+    csv: Path
+    overlay: Path | None = None
+    plot: Path | None = None
 
 
 def predict_video(video: str | Path, predictor: Predictor, out_dir: str | Path,
@@ -75,8 +81,8 @@ def predict_video(video: str | Path, predictor: Predictor, out_dir: str | Path,
         raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
     track = postprocess(candidates, info.fps, (info.width, info.height), options.trajectory)
     stem = Path(video).stem
-    result = PredictVideoResult(info, len(candidates), int(track["Visibility"].sum()),
-                                int(track["Interpolated"].sum()), 0.0, out_dir / f"{stem}_ball.csv")
+    result = PredictVideoResult(info, len(candidates), 0.0, int(track["Visibility"].sum()),
+                                int(track["Interpolated"].sum()), out_dir / f"{stem}_ball.csv")
     with atomic_path(result.csv) as tmp:
         track.to_csv(tmp, index=False, float_format="%.3f")
     if options.plot:
