@@ -113,7 +113,7 @@ def test_refdet_config_is_its_own_schema_and_round_trips(data):
     assert (cfg.model.task, list(cfg.model.search_size), cfg.model.fpn_channels) == ("refdet", [128, 96], 16)
     again = from_container(to_container(cfg))  # what a checkpoint stores and reads back
     assert OmegaConf.get_type(again.model) is RefdetModelConfig and to_container(again) == to_container(cfg)
-    assert available_models("refdet") == ["convnext_refdet"]
+    assert available_models("refdet") == ["convnext_refdet", "fast_refdet"]
     assert "convnext_refdet" not in available_models("heatmap") and "fast_heatmap" in available_models("heatmap")
 
 
@@ -462,3 +462,66 @@ def test_torchscript_export_matches_eager(trained, tmp_path):
 def test_refdet_predictor_refuses_a_ball_checkpoint(ball_weights):
     with pytest.raises(TracknetError, match="a heatmap model, not a reference-based detector"):
         RefdetPredictor.from_checkpoint(ball_weights, "cpu")
+
+
+# --- training augmentation -----------------------------------------------------------------------
+
+def one_object_layout(root: Path, box=(40, 30, 72, 50), size=(128, 96)) -> Path:
+    """A layout with one search image: a red rectangle at `box` (pixel edges) on gray, and three
+    templates that are red on their left half only, so a mirrored template is told apart."""
+    template = np.full((64, 64, 3), 128, np.uint8)
+    template[:, :32] = (0, 0, 255)
+    (root / "templates/obj").mkdir(parents=True)
+    for name in TEMPLATE_NAMES:
+        cv2.imwrite(str(root / "templates/obj" / name), template)
+    image = np.full((size[1], size[0], 3), 128, np.uint8)
+    image[box[1]:box[3], box[0]:box[2]] = (0, 0, 255)
+    for folder in ("images", "labels"):
+        (root / "train/search" / folder).mkdir(parents=True)
+    cv2.imwrite(str(root / "train/search/images/obj_frame_0000.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 100])
+    (root / "train/search/labels/obj_frame_0000.txt").write_text(" ".join(map(str, box)) + "\n")
+    return root
+
+
+def red_mask(normalised: torch.Tensor, dataset) -> np.ndarray:
+    rgb = normalised.numpy().transpose(1, 2, 0) * dataset.std + dataset.mean
+    return (rgb[..., 0] > 200) & (rgb[..., 1] < 80)
+
+
+def test_augmented_box_follows_the_object_and_a_flip_mirrors_the_templates(tmp_path):
+    from tracknet_cli.config import AugmentConfig
+    from tracknet_cli.datasets.augment import sample_transform
+    from tracknet_cli.datasets.refdet import RefdetDataset
+    from tracknet_cli.datasets.refdet_layout import scan_refdet
+
+    report = scan_refdet(one_object_layout(tmp_path / "one"))
+    augment = AugmentConfig(hflip=0.5, scale=[0.8, 1.25], translate=0.1)
+    augment.color_jitter.p = augment.motion_blur.p = 0.0  # keep the red exact for the check
+    dataset = RefdetDataset(report, "train", (128, 96), (64, 64), augment=augment, seed=1)
+    plain = RefdetDataset(report, "train", (128, 96), (64, 64))[0]
+    flips = 0
+    for epoch in range(12):
+        dataset.set_epoch(epoch)
+        sample = dataset[0]
+        ys, xs = np.nonzero(red_mask(sample["search"], dataset))
+        assert sample["present"]  # the object is large and central: never pushed out here
+        np.testing.assert_allclose(sample["box"].numpy(), [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], atol=1.5)
+        mirrored = torch.equal(sample["templates"], plain["templates"].flip(-1))
+        assert mirrored or torch.equal(sample["templates"], plain["templates"])
+        drawn = sample_transform(augment, (128, 96), np.random.default_rng([1, epoch, 0]))  # the sample's draw
+        assert mirrored == drawn.flip
+        flips += mirrored
+    assert 0 < flips < 12  # both draws happen
+
+
+def test_an_object_pushed_out_of_the_frame_becomes_absent(tmp_path):
+    from tracknet_cli.datasets.augment import FrameTransform, Window
+    from tracknet_cli.datasets.refdet import _mapped_box
+
+    box = np.array([40.0, 30.0, 72.0, 50.0])
+    inside = FrameTransform((128, 96), Window(20, 10, 128, 96))  # a shift: the box moves by (-20, -10)
+    np.testing.assert_allclose(_mapped_box(inside, box), [20, 20, 52, 40], atol=1e-9)
+    mostly_out = FrameTransform((128, 96), Window(66, 0, 128, 96))  # 6 of 32 px stay: under a quarter
+    assert _mapped_box(mostly_out, box) is None
+    partly_out = FrameTransform((128, 96), Window(50, 0, 128, 96))  # 22 of 32 px stay: clipped
+    np.testing.assert_allclose(_mapped_box(partly_out, box), [0, 30, 22, 50], atol=1e-9)

@@ -87,8 +87,10 @@ class RefDetModel(nn.Module):
         levels = {name: info for name, info in backbone.feature_info.items() if info.stride >= 4}
         self.fpn = FPNDecoder(levels, FPNDecoderConfig(lateral_dim=cfg.fpn_channels))
         self.fusion = TemplateFusion(cfg.fpn_channels, cfg.template_fusion)
-        self.search_proj = nn.ModuleList(nn.Conv2d(cfg.fpn_channels, cfg.corr_channels, 1) for _ in range(2))
-        self.template_proj = nn.ModuleList(nn.Conv2d(cfg.fpn_channels, cfg.corr_channels, 1) for _ in range(2))
+        # one embedding per level for templates and search image alike (SiamFC's Siamese choice):
+        # a feature then correlates positively with itself from the first step, so the head has a
+        # matching signal to learn from before the backbone has learnt what to match
+        self.corr_proj = nn.ModuleList(nn.Conv2d(cfg.fpn_channels, cfg.corr_channels, 1) for _ in range(2))
         for level, stride in enumerate((4, 8)):  # the template maps' size is fixed by the config
             tw, th = (side // stride for side in cfg.template_size)
             self.register_buffer(f"pool_rows{level}", average_pooling_matrix(th, cfg.kernel_size), persistent=False)
@@ -116,7 +118,7 @@ class RefDetModel(nn.Module):
         for level, template in enumerate(self.pyramid(templates.flatten(0, 1))):  # each [B * K, C, h, w]
             fused = self.fusion(template.unflatten(0, (b, k)))  # [B, C, h, w]
             rows, cols = getattr(self, f"pool_rows{level}"), getattr(self, f"pool_cols{level}")
-            projected = self.template_proj[level](fused)  # [B, C, h, w] -> pooled [B, C, k, k]
+            projected = self.corr_proj[level](fused)  # [B, C, h, w] -> pooled [B, C, k, k]
             kernels.append(torch.einsum("ih,bchw,jw->bcij", rows, projected, cols))
         return kernels
 
@@ -125,7 +127,7 @@ class RefDetModel(nn.Module):
         search_levels = self.pyramid(search)
         correlations = []
         for level, (kernel, found) in enumerate(zip(kernels, search_levels)):
-            correlation = depthwise_correlation(self.search_proj[level](found), kernel)
+            correlation = depthwise_correlation(self.corr_proj[level](found), kernel)
             correlations.append(F.interpolate(correlation, size=search_levels[0].shape[-2:], mode="bilinear",
                                               align_corners=False))
         features = self.head(torch.cat([search_levels[0], *correlations], dim=1))  # stride 4

@@ -357,16 +357,20 @@ def _read_history(run_dir: Path | None) -> list[dict]:
     return pd.read_csv(path).to_dict("records") if path and path.is_file() else []
 
 
-_EPOCH_HEADERS = {"train_loss": "loss", "time": "sec"}  # short names, so the table fits 80 columns
+_EPOCH_HEADERS = {"epoch": "epoch", "train_loss": "loss", "lr": "lr", "time": "sec"}
 
 
 def _epoch_table(row: dict, best: float | None, task_headers: dict[str, str]) -> Table:
+    """The epoch's row under short names, only the columns the task picks (results.csv has all),
+    so the table fits an 80-column terminal."""
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", show_edge=False, pad_edge=False)
     headers = {**_EPOCH_HEADERS, **task_headers}
-    for key in row:
-        table.add_column(headers.get(key, key), justify="right")
+    shown = [key for key in row if key in headers]
+    for key in shown:
+        table.add_column(headers[key], justify="right")
     table.add_column("best", justify="right")
     formats = {"lr": ".1e", "time": ".1f", "val_median_l2": ".2f"}
-    cells = [format(v, formats.get(key, ".3f")) if isinstance(v, float) else str(v) for key, v in row.items()]
+    cells = [format(row[key], formats.get(key, ".3f")) if isinstance(row[key], float) else str(row[key])
+             for key in shown]
     table.add_row(*cells, f"{best:.3f}" if best is not None else "-")
     return table

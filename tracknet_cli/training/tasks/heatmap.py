@@ -15,7 +15,7 @@ VALIDATION_TOLERANCE = 4.0  # px at the original resolution: what best.pt is cho
 
 class HeatmapTask:
     best_metric = "val_f1"
-    # results.csv's columns under the short names of the per-epoch table, which fits 80 columns
+    # the per-epoch table's columns, under short names so it fits 80 columns
     headers = {"val_f1": "F1", "val_precision": "P", "val_recall": "R", "val_accuracy": "acc",
                "val_median_l2": "L2 px"}
 

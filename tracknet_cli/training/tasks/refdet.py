@@ -18,8 +18,8 @@ SCORE_THRESHOLD = 0.5  # the operating point of the validation P/R/F1
 
 class RefdetTask:
     best_metric = "val_ap50"
-    headers = {"val_ap50": "AP50", "val_ap": "AP", "val_f1": "F1", "val_precision": "P", "val_recall": "R",
-               "val_mean_iou": "IoU"}
+    # the per-epoch table's columns (results.csv also has precision and recall)
+    headers = {"val_ap50": "AP50", "val_ap": "AP", "val_f1": "F1", "val_mean_iou": "IoU"}
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
