@@ -446,6 +446,7 @@ def test_onnx_export_matches_and_predicts_the_same(trained, data, tmp_path):
     np.testing.assert_allclose(onnx_scores, torch_scores, atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")  # we read the TorchScript export on purpose
 def test_torchscript_export_matches_eager(trained, tmp_path):
     result = export(trained["best"], tmp_path, "torchscript")
     assert result.passed and result.max_abs_diff <= 1e-4 and result.path.name == "convnext_refdet.torchscript.pt"
@@ -467,15 +468,16 @@ def test_refdet_predictor_refuses_a_ball_checkpoint(ball_weights):
 # --- training augmentation -----------------------------------------------------------------------
 
 def one_object_layout(root: Path, box=(40, 30, 72, 50), size=(128, 96)) -> Path:
-    """A layout with one search image: a red rectangle at `box` (pixel edges) on gray, and three
+    """A layout with one search image: a red rectangle at `box` (pixel edges) on a gradient, and three
     templates that are red on their left half only, so a mirrored template is told apart."""
     template = np.full((64, 64, 3), 128, np.uint8)
     template[:, :32] = (0, 0, 255)
     (root / "templates/obj").mkdir(parents=True)
     for name in TEMPLATE_NAMES:
         cv2.imwrite(str(root / "templates/obj" / name), template)
-    image = np.full((size[1], size[0], 3), 128, np.uint8)
-    image[box[1]:box[3], box[0]:box[2]] = (0, 0, 255)
+    ys, xs = np.mgrid[:size[1], :size[0]]
+    image = np.stack([xs * 255 // size[0], 100 + ys * 100 // size[1], np.full_like(xs, 128)], -1).astype(np.uint8)
+    image[box[1]:box[3], box[0]:box[2]] = (0, 0, 255)  # on a gradient, so every crop of it differs
     for folder in ("images", "labels"):
         (root / "train/search" / folder).mkdir(parents=True)
     cv2.imwrite(str(root / "train/search/images/obj_frame_0000.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 100])
@@ -525,3 +527,41 @@ def test_an_object_pushed_out_of_the_frame_becomes_absent(tmp_path):
     assert _mapped_box(mostly_out, box) is None
     partly_out = FrameTransform((128, 96), Window(50, 0, 128, 96))  # 22 of 32 px stay: clipped
     np.testing.assert_allclose(_mapped_box(partly_out, box), [0, 30, 22, 50], atol=1e-9)
+
+
+def test_training_patches_are_crops_with_their_box_and_mostly_over_the_object(tmp_path):
+    from tracknet_cli.config import AugmentConfig, PatchConfig
+    from tracknet_cli.datasets.refdet import RefdetDataset
+    from tracknet_cli.datasets.refdet_layout import scan_refdet
+
+    report = scan_refdet(one_object_layout(tmp_path / "one", box=(72, 30, 104, 50), size=(160, 96)))
+    augment = AugmentConfig(hflip=0.0, scale=[1.0, 1.0], translate=0.0)
+    augment.color_jitter.p = augment.motion_blur.p = 0.0
+    patch = PatchConfig(size=[64, 64], ball_fraction=0.5)
+    dataset = RefdetDataset(report, "train", (160, 96), (64, 64), augment=augment, patch=patch, seed=2)
+    whole = RefdetDataset(report, "train", (160, 96), (64, 64))[0]["search"]
+    over = 0
+    for epoch in range(40):
+        dataset.set_epoch(epoch)
+        sample = dataset[0]
+        assert sample["search"].shape == (3, 64, 64)
+        # the patch is a crop of the whole image at an origin that is a multiple of 32
+        origins = [(x, y) for y in range(0, 33, 32) for x in range(0, 97, 32)
+                   if torch.equal(whole[:, y:y + 64, x:x + 64], sample["search"])]
+        assert len(origins) == 1
+        x, y = origins[0]
+        if sample["present"]:
+            expected = np.clip(np.array([72 - x, 30 - y, 104 - x, 50 - y], float), 0, 64)
+            np.testing.assert_allclose(sample["box"].numpy(), expected, atol=1e-4)
+            over += 1
+        else:  # under a quarter of the object is in this patch
+            seen = max(0, min(104 - x, 64) - max(72 - x, 0)) * max(0, min(50 - y, 64) - max(30 - y, 0))
+            assert seen < 0.25 * 32 * 20
+    assert 20 <= over < 40  # half the patches are placed over it, some of the rest find it too
+
+
+def test_refdet_patch_size_is_checked_against_the_search_size(data):
+    _, data_yaml = data
+    with pytest.raises(ConfigError, match=r"training.patch.size: expected \[W, H\] within the input size \[128, 96\]"):
+        tiny_config(data_yaml, "training.patch.size=[100,64]")
+    assert list(tiny_config(data_yaml, "training.patch.size=[64,64]").training.patch.size) == [64, 64]

@@ -174,15 +174,15 @@ class LossConfig:
 
 @dataclass
 class PatchConfig:
-    """Train on patches cut from the model-input frames instead of whole frames.
+    """Train on patches cut from the model-input frames (refdet: search images) instead of whole ones.
 
     A fully convolutional model learns the same thing from a 128x128 patch as from the frame
-    around it at a ninth of the cost, so a CPU gets through many more balls per minute. Validation
-    and evaluation always see whole frames.
+    around it at a fraction of the cost, so a CPU gets through many more examples per minute.
+    Validation and evaluation always see whole frames.
     """
 
     size: list[int] | None = None  # [W, H] in model-input pixels; None: whole frames
-    ball_fraction: float = 0.5  # share of patches placed over a ball (the rest anywhere)
+    ball_fraction: float = 0.5  # share of patches placed over the ball (refdet: the object), the rest anywhere
 
 
 @dataclass
@@ -344,8 +344,7 @@ def check_values(cfg: DictConfig) -> None:
             "training.freeze_backbone_epochs", "the backbone is frozen for the whole run (model.backbone.freeze); "
             "set one of the two")
     _check_loss(cfg.training.loss, require)
-    if OmegaConf.get_type(model) is ModelConfig:
-        _check_patch(cfg, require)
+    _check_patch(cfg, require)
     if problems:
         raise ConfigError("invalid config: " + "; ".join(problems))
 
@@ -391,16 +390,21 @@ def _check_loss(loss: DictConfig, require) -> None:
 
 
 def _check_patch(cfg: DictConfig, require) -> None:
-    patch, input_size = cfg.training.patch, list(cfg.model.input_size)
+    patch, model = cfg.training.patch, cfg.model
     require(0.0 <= patch.ball_fraction <= 1.0, "training.patch.ball_fraction",
             f"a fraction must be in [0, 1], got {patch.ball_fraction}")
-    if patch.size is None or min(cfg.model.heatmap.size) <= 0:
+    if patch.size is None:
         return
-    stride = input_size[0] // cfg.model.heatmap.size[0]
+    if OmegaConf.get_type(model) is ModelConfig:  # a patch's target must be an exact crop of the heatmap
+        if min(model.heatmap.size) <= 0:
+            return
+        input_size, stride = list(model.input_size), model.input_size[0] // model.heatmap.size[0]
+    else:  # a patch must keep the backbone's downsampling in step with the whole image
+        input_size, stride = list(model.search_size), 32
     require(len(patch.size) == 2 and all(0 < p <= i for p, i in zip(patch.size, input_size))
             and all(p % stride == 0 for p in patch.size), "training.patch.size",
-            f"expected [W, H] within the input size {input_size} and multiples of the heatmap "
-            f"stride {stride}, got {list(patch.size)}")
+            f"expected [W, H] within the input size {input_size} and multiples of {stride}, "
+            f"got {list(patch.size)}")
 
 
 def from_container(values: dict) -> DictConfig:

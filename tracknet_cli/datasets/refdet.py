@@ -11,7 +11,8 @@ Images are read from the layout `scan_refdet` checked (defective samples are alr
 Training samples get the heatmap task's augmentation (`data.augment`: zoom, shift, crop, flip,
 colour, motion blur) on the search image, with the box mapped by the same transform (an object
 pushed mostly out of the frame becomes absent); a flip mirrors the templates too, so the object
-still looks like them. The draw is a function of (seed, epoch, sample).
+still looks like them. With `patch`, training samples are then crops of the search image
+(`training.patch`). The draws are a function of (seed, epoch, sample).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
-from tracknet_cli.config import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig
-from tracknet_cli.datasets.augment import FrameTransform, sample_transform
+from tracknet_cli.config import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, PatchConfig
+from tracknet_cli.datasets.augment import FrameTransform, Window, sample_transform
 from tracknet_cli.datasets.refdet_layout import RefdetReport, scan_refdet
 from tracknet_cli.errors import DataError
 
@@ -35,7 +36,7 @@ MIN_VISIBLE = 0.25  # share of an augmented box that must stay in the frame for 
 class RefdetDataset(Dataset):
     def __init__(self, report: RefdetReport, split: str, search_size: tuple[int, int] = (1024, 576),
                  template_size: tuple[int, int] = (256, 256), mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                 augment: AugmentConfig | None = None, seed: int = 0):
+                 augment: AugmentConfig | None = None, patch: PatchConfig | None = None, seed: int = 0):
         self.samples = [s for s in report.samples if s.split == split]
         if not self.samples:
             raise DataError(f"{report.root} has no usable {split} samples (see `tracknet prepare refdet`)")
@@ -44,6 +45,7 @@ class RefdetDataset(Dataset):
         self.mean = np.array(mean, dtype=np.float32) * 255
         self.std = np.array(std, dtype=np.float32) * 255
         self.augment, self.seed, self.epoch = augment, seed, 0
+        self.patch = patch if patch is not None and patch.size is not None else None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -58,10 +60,12 @@ class RefdetDataset(Dataset):
             box = sample.box * np.array(self.search_size * 2, dtype=np.float64) / np.array(sample.size * 2)
         search = resized_rgb(_read(sample.image), self.search_size)  # uint8 [H, W, 3]
         flip = False
+        rng = np.random.default_rng([self.seed, self.epoch, item])
         if self.augment is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, item])
             transform = sample_transform(self.augment, self.search_size, rng)
             search, box, flip = transform.apply(search[None])[0], _mapped_box(transform, box), transform.flip
+        if self.patch is not None:
+            search, box = _patch(search, box, self.patch, rng)
         templates = [resized_rgb(_read(path), self.template_size) for path in self.templates[sample.object_id]]
         if flip:
             templates = [cv2.flip(template, 1) for template in templates]
@@ -82,6 +86,23 @@ def _read(path: Path) -> np.ndarray:
     if bgr is None:
         raise DataError(f"{path} could not be read (changed since `tracknet prepare refdet`?)")
     return bgr
+
+
+def _patch(search: np.ndarray, box: np.ndarray | None, patch: PatchConfig,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    """A `patch.size` crop of the search image [H, W, 3] and the box in it: over the object with
+    probability `ball_fraction` (its centre anywhere in the patch), else anywhere. Origins are
+    multiples of 32, so the backbone downsamples the patch in step with the whole image."""
+    (pw, ph), (height, width) = patch.size, search.shape[:2]
+    low, high = np.zeros(2), np.array([width - pw, height - ph], dtype=np.float64)
+    if box is not None and rng.random() < patch.ball_fraction:
+        centre = (box[:2] + box[2:]) / 2
+        low, high = np.maximum(low, centre - [pw, ph]), np.minimum(high, centre)
+    first = np.ceil(low / 32).astype(int)
+    last = np.maximum(np.floor(high / 32).astype(int), first)  # no multiple of 32 in range: the nearest
+    x, y = (int(rng.integers(a, b + 1)) * 32 for a, b in zip(first, last))
+    crop = np.ascontiguousarray(search[y:y + ph, x:x + pw])
+    return crop, _mapped_box(FrameTransform((pw, ph), Window(x, y, pw, ph)), box)  # a shift, no resize
 
 
 def _mapped_box(transform: FrameTransform, box: np.ndarray | None) -> np.ndarray | None:
@@ -106,7 +127,8 @@ def build_refdet_dataset(cfg: DictConfig, split: str, report: RefdetReport | Non
     model = cfg.model
     return RefdetDataset(report, split, tuple(model.search_size), tuple(model.template_size),
                          mean=tuple(model.mean), std=tuple(model.std),
-                         augment=OmegaConf.to_object(cfg.data.augment) if train else None, seed=cfg.training.seed)
+                         augment=OmegaConf.to_object(cfg.data.augment) if train else None,
+                         patch=OmegaConf.to_object(cfg.training.patch) if train else None, seed=cfg.training.seed)
 
 
 def model_input(bgr: np.ndarray, size: tuple[int, int], mean: np.ndarray, std: np.ndarray) -> np.ndarray:

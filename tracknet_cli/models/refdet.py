@@ -107,6 +107,12 @@ class RefDetModel(nn.Module):
         features = self.backbone(images)
         return self.fpn.pyramid({name: features[name] for name in self.fpn.levels})[:2]
 
+    def _embed(self, level: int, maps: torch.Tensor) -> torch.Tensor:
+        """The correlation embedding: projected, then unit length at every position, so a
+        correlation sums cosine similarities (bounded, whatever a region's feature energy); it is
+        scaled by corr_channels afterwards to sit on the scale of the search features beside it."""
+        return F.normalize(self.corr_proj[level](maps), dim=1)
+
     def forward(self, templates: torch.Tensor, search: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.detect(self.template_kernels(templates), search)
 
@@ -118,7 +124,7 @@ class RefDetModel(nn.Module):
         for level, template in enumerate(self.pyramid(templates.flatten(0, 1))):  # each [B * K, C, h, w]
             fused = self.fusion(template.unflatten(0, (b, k)))  # [B, C, h, w]
             rows, cols = getattr(self, f"pool_rows{level}"), getattr(self, f"pool_cols{level}")
-            projected = self.corr_proj[level](fused)  # [B, C, h, w] -> pooled [B, C, k, k]
+            projected = self._embed(level, fused)  # [B, C, h, w] -> pooled [B, C, k, k]
             kernels.append(torch.einsum("ih,bchw,jw->bcij", rows, projected, cols))
         return kernels
 
@@ -127,7 +133,7 @@ class RefDetModel(nn.Module):
         search_levels = self.pyramid(search)
         correlations = []
         for level, (kernel, found) in enumerate(zip(kernels, search_levels)):
-            correlation = depthwise_correlation(self.corr_proj[level](found), kernel)
+            correlation = depthwise_correlation(self._embed(level, found), kernel) * self.cfg.corr_channels
             correlations.append(F.interpolate(correlation, size=search_levels[0].shape[-2:], mode="bilinear",
                                               align_corners=False))
         features = self.head(torch.cat([search_levels[0], *correlations], dim=1))  # stride 4
