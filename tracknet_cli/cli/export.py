@@ -34,8 +34,8 @@ def export(
     run_dir = new_run_dir("export", name, exist_ok)
     with console.status(f"Exporting {weights} to {fmt}..."):
         result = run_export(weights, run_dir, fmt, opset, half, check)
-    check_line = ("skipped" if result.max_abs_diff is None else
-                  f"passed: max |difference| {result.max_abs_diff:.2e} <= {result.tolerance:g}")
+    check_line = ("skipped" if result.max_diff is None else
+                  f"passed: max |difference| {result.max_diff:.2e} <= {result.tolerance:g} (relative where |value| > 1)")
     console.print(key_value_table("Export", [
         ("file", result.path), ("format", f"{fmt}{' fp16' if half else ''}"),
         ("size", f"{result.size_bytes / 2**20:.2f} MiB"), ("check against PyTorch", check_line),
