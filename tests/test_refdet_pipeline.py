@@ -21,13 +21,17 @@ from typer.testing import CliRunner
 from tests.test_cli import tracknet
 from tracknet_cli.cli.app import app
 from tracknet_cli.config import (
+    AugmentConfig,
     LossConfig,
+    PatchConfig,
     RefdetModelConfig,
     from_container,
     load_config,
     to_container,
 )
-from tracknet_cli.datasets.refdet_layout import TEMPLATE_NAMES, read_box
+from tracknet_cli.datasets.augment import FrameTransform, Window, sample_transform
+from tracknet_cli.datasets.refdet import RefdetDataset, _mapped_box
+from tracknet_cli.datasets.refdet_layout import TEMPLATE_NAMES, read_box, scan_refdet
 from tracknet_cli.datasets.synthetic import RefdetSpec, generate_refdet_dataset
 from tracknet_cli.errors import ConfigError, TracknetError
 from tracknet_cli.evaluation.evaluate import evaluate_checkpoint, save_evaluation
@@ -491,11 +495,6 @@ def red_mask(normalised: torch.Tensor, dataset) -> np.ndarray:
 
 
 def test_augmented_box_follows_the_object_and_a_flip_mirrors_the_templates(tmp_path):
-    from tracknet_cli.config import AugmentConfig
-    from tracknet_cli.datasets.augment import sample_transform
-    from tracknet_cli.datasets.refdet import RefdetDataset
-    from tracknet_cli.datasets.refdet_layout import scan_refdet
-
     report = scan_refdet(one_object_layout(tmp_path / "one"))
     augment = AugmentConfig(hflip=0.5, scale=[0.8, 1.25], translate=0.1)
     augment.color_jitter.p = augment.motion_blur.p = 0.0  # keep the red exact for the check
@@ -517,9 +516,6 @@ def test_augmented_box_follows_the_object_and_a_flip_mirrors_the_templates(tmp_p
 
 
 def test_an_object_pushed_out_of_the_frame_becomes_absent(tmp_path):
-    from tracknet_cli.datasets.augment import FrameTransform, Window
-    from tracknet_cli.datasets.refdet import _mapped_box
-
     box = np.array([40.0, 30.0, 72.0, 50.0])
     inside = FrameTransform((128, 96), Window(20, 10, 128, 96))  # a shift: the box moves by (-20, -10)
     np.testing.assert_allclose(_mapped_box(inside, box), [20, 20, 52, 40], atol=1e-9)
@@ -530,10 +526,6 @@ def test_an_object_pushed_out_of_the_frame_becomes_absent(tmp_path):
 
 
 def test_training_patches_are_crops_with_their_box_and_mostly_over_the_object(tmp_path):
-    from tracknet_cli.config import AugmentConfig, PatchConfig
-    from tracknet_cli.datasets.refdet import RefdetDataset
-    from tracknet_cli.datasets.refdet_layout import scan_refdet
-
     report = scan_refdet(one_object_layout(tmp_path / "one", box=(72, 30, 104, 50), size=(160, 96)))
     augment = AugmentConfig(hflip=0.0, scale=[1.0, 1.0], translate=0.0)
     augment.color_jitter.p = augment.motion_blur.p = 0.0

@@ -41,6 +41,7 @@ class RefdetDataset(Dataset):
         if not self.samples:
             raise DataError(f"{report.root} has no usable {split} samples (see `tracknet prepare refdet`)")
         self.templates = report.objects
+        self._resized_templates: dict[str, list[np.ndarray]] = {}  # object id -> its 3 views at template_size
         self.search_size, self.template_size = tuple(search_size), tuple(template_size)
         self.mean = np.array(mean, dtype=np.float32) * 255
         self.std = np.array(std, dtype=np.float32) * 255
@@ -66,7 +67,7 @@ class RefdetDataset(Dataset):
             search, box, flip = transform.apply(search[None])[0], _mapped_box(transform, box), transform.flip
         if self.patch is not None:
             search, box = _patch(search, box, self.patch, rng)
-        templates = [resized_rgb(_read(path), self.template_size) for path in self.templates[sample.object_id]]
+        templates = self._object_templates(sample.object_id)
         if flip:
             templates = [cv2.flip(template, 1) for template in templates]
         return {
@@ -76,6 +77,14 @@ class RefdetDataset(Dataset):
             "present": box is not None,
             "meta": {"object": sample.object_id, "image": str(sample.image), "size": torch.tensor(sample.size)},
         }
+
+    def _object_templates(self, object_id: str) -> list[np.ndarray]:
+        """An object's three templates, read and resized once per process: every one of its
+        search images would otherwise decode the same three files again."""
+        if object_id not in self._resized_templates:
+            self._resized_templates[object_id] = [resized_rgb(_read(path), self.template_size)
+                                                  for path in self.templates[object_id]]
+        return self._resized_templates[object_id]
 
     def _normalized(self, rgb: np.ndarray) -> np.ndarray:
         return normalized(rgb, self.mean, self.std)

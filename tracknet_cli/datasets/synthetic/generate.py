@@ -68,12 +68,7 @@ def generate_synthetic_dataset(out: str | Path, spec: SyntheticSpec, workers: in
     clear_output(out, overwrite, _game_folders)
     jobs = [(out, spec, game, clip) for game in range(1, spec.games + 1)
             for clip in range(1, spec.clips_per_game + 1)]
-    summary = SyntheticSummary()
-    started = time.perf_counter()
-    for clip in render_all(render_clip, jobs, workers, progress, units=lambda done: done.frames):
-        summary.add(clip)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    return render_into(SyntheticSummary(), render_clip, jobs, workers, progress, units=lambda done: done.frames)
 
 
 def render_clip(out: Path, spec: SyntheticSpec, game: int, clip: int,
@@ -114,6 +109,16 @@ def _clip_summary(table: pd.DataFrame) -> SyntheticSummary:
 def check_workers(workers: int) -> None:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise DataError(f"synthetic data: workers must be a positive whole number, got {workers!r}")
+
+
+def render_into(summary: Result, render: Callable[..., Result], jobs: list[tuple], workers: int,
+                progress: Progress | None, units: Callable[[Result], int]) -> Result:
+    """Every job's result added into `summary` (see `render_all`), with the seconds it all took."""
+    started = time.perf_counter()
+    for result in render_all(render, jobs, workers, progress, units):
+        summary.add(result)
+    summary.seconds = time.perf_counter() - started
+    return summary
 
 
 def render_all(render: Callable[..., Result], jobs: list[tuple], workers: int, progress: Progress | None,

@@ -12,7 +12,6 @@ processes and the result does not depend on `workers`.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from tracknet_cli.datasets.synthetic.generate import (
     Progress,
     check_workers,
     clear_output,
-    render_all,
+    render_into,
 )
 from tracknet_cli.datasets.synthetic.refdet_scene import render_search, render_template
 from tracknet_cli.datasets.synthetic.refdet_spec import RefdetSpec
@@ -76,12 +75,8 @@ def generate_refdet_dataset(out: str | Path, spec: RefdetSpec, workers: int = 2,
         for kind in ("images", "labels"):
             (out / split / "search" / kind).mkdir(parents=True)
     jobs = [(out, spec, index) for index in range(spec.objects)]
-    summary = RefdetSummary()
-    started = time.perf_counter()
-    for done in render_all(render_object, jobs, workers, progress, units=lambda done: done.search_images):
-        summary.add(done)
-    summary.seconds = time.perf_counter() - started
-    return summary
+    return render_into(RefdetSummary(), render_object, jobs, workers, progress,
+                       units=lambda done: done.search_images)
 
 
 def render_object(out: Path, spec: RefdetSpec, index: int,

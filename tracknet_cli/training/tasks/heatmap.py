@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 from tracknet_cli.datasets.tracknet import build_dataset, normalize_frames
 from tracknet_cli.evaluation.evaluator import predict_frames, score
 from tracknet_cli.evaluation.metrics import Protocol
+from tracknet_cli.training import distributed
 from tracknet_cli.training.losses import build_loss
 
 VALIDATION_TOLERANCE = 4.0  # px at the original resolution: what best.pt is chosen by
@@ -45,8 +46,6 @@ class HeatmapTask:
     def validate(self, model: torch.nn.Module, dataset, device: torch.device, batch_size: int,
                  num_workers: int, amp_dtype: torch.dtype | None) -> dict:
         """Validation metrics on the main process ({} on the others)."""
-        from tracknet_cli.training import distributed
-
         predictions = predict_frames(model, dataset, device, batch_size=batch_size, num_workers=num_workers,
                                      amp_dtype=amp_dtype)
         if not distributed.is_main():
