@@ -14,6 +14,7 @@ import pytest
 from tests.test_cli import tracknet
 from tracknet_cli.datasets.refdet_layout import SPLITS, read_box, scan_refdet
 from tracknet_cli.datasets.synthetic import RefdetSpec, generate_refdet_dataset, render_search
+from tracknet_cli.datasets.synthetic.refdet_objects import draw_object, lookalike_recipe, object_recipe
 from tracknet_cli.datasets.synthetic.refdet_scene import absent_frames
 from tracknet_cli.errors import DataError
 
@@ -115,6 +116,20 @@ def test_box_is_the_tight_bound_of_what_the_object_changes_in_the_image():
         assert y1 - margin <= ys.min() <= y1 + margin and y2 - margin <= ys.max() + 1 <= y2 + margin
         checked += 1
     assert checked >= 9
+
+
+def test_lookalikes_share_the_silhouette_only():
+    """A look-alike has the target's outline but another texture kind and other colours, so the
+    templates can tell them apart at any size (a shared palette could not be told apart small)."""
+    rng = np.random.default_rng(0)
+    for index in range(6):
+        target = object_recipe(0, index)
+        for _ in range(4):
+            lookalike = lookalike_recipe(target, rng)
+            np.testing.assert_array_equal(lookalike.outline, target.outline)
+            assert lookalike.pattern != target.pattern
+            assert not np.array_equal(lookalike.palette, target.palette)
+            assert draw_object(lookalike).alpha.shape == draw_object(target).alpha.shape
 
 
 def test_cli_renders_and_scans(tmp_path):

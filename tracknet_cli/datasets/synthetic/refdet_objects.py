@@ -2,7 +2,7 @@
 and often a glyph, cut out by an anti-aliased alpha mask.
 
 An object is a `Recipe` (every random choice) drawn by `draw_object`, so a look-alike distractor
-is the recipe of a real object with one ingredient changed. The objects of a dataset come from
+is a real object's recipe with another texture and colours. The objects of a dataset come from
 (seed, index) alone, so every split, template and worker process sees the same objects. Their
 silhouette and texture kinds take turns by index, and their hues are spread round the colour
 wheel, so no two objects of a dataset look alike.
@@ -55,12 +55,12 @@ def object_recipe(seed: int, index: int) -> Recipe:
 
 
 def lookalike_recipe(recipe: Recipe, rng: np.random.Generator) -> Recipe:
-    """A distractor that shares the silhouette or the colours of `recipe` but is another object."""
-    if rng.random() < 0.5:  # same silhouette, another texture and colours
-        other = _recipe(recipe.shape, _other(PATTERNS, recipe.pattern, rng), rng.uniform(0, 1), rng)
-        return dataclasses.replace(other, outline=recipe.outline)
-    other = _recipe(_other(SHAPES, recipe.shape, rng), recipe.pattern, 0.0, rng)  # same colours
-    return dataclasses.replace(other, palette=recipe.palette)
+    """A distractor with the silhouette of `recipe` but its own texture and colours: a look-alike
+    that only the object's appearance tells apart, so the templates have to be read. (A look-alike
+    sharing the colours instead is not a fair negative: what would tell it apart, a texture whose
+    bands are 7-26 px on the 256 px canvas, is under a pixel once the object is 20 px tall.)"""
+    other = _recipe(recipe.shape, _other(PATTERNS, recipe.pattern, rng), rng.uniform(0, 1), rng)
+    return dataclasses.replace(other, outline=recipe.outline)
 
 
 @lru_cache(maxsize=64)

@@ -2,7 +2,7 @@
 
 A search image is a cluttered scene (a colour gradient, textured patches, solid shapes and lines)
 with 2-5 distractors pasted in (other objects of the set, and look-alikes of the target that share
-its silhouette or its colours), then, unless the frame is one of its object's absent frames, the
+its silhouette in other colours), then, unless the frame is one of its object's absent frames, the
 target on top: resized, rotated, relit (gain, offset, tint and a shading ramp), possibly past an
 image edge and possibly partly covered by an occluder. Last, the whole scene gets an uneven
 light, sometimes a slight blur, and sensor noise.
