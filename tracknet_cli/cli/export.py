@@ -35,7 +35,8 @@ def export(
     with console.status(f"Exporting {weights} to {fmt}..."):
         result = run_export(weights, run_dir, fmt, opset, half, check)
     check_line = ("skipped" if result.max_diff is None else
-                  f"passed: max |difference| {result.max_diff:.2e} <= {result.tolerance:g} (relative where |value| > 1)")
+                  f"passed: max |difference| {result.max_diff:.2e} <= {result.tolerance:g} "
+                  "(relative where |value| > 1)")
     console.print(key_value_table("Export", [
         ("file", result.path), ("format", f"{fmt}{' fp16' if half else ''}"),
         ("size", f"{result.size_bytes / 2**20:.2f} MiB"), ("check against PyTorch", check_line),
