@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tracknet_cli.datasets.geometry import inside_frame, rescale_points
+from tracknet_cli.datasets.geometry import inside_frame, patch_origin, rescale_points
 from tracknet_cli.datasets.heatmap import gaussian_heatmap
 
 
@@ -37,3 +37,18 @@ def test_heatmap_peak_sits_at_the_label(x, y):
 
 def test_no_ball_gives_an_empty_heatmap():
     assert not gaussian_heatmap((np.nan, np.nan), (64, 36), 2.0).any()
+
+
+def test_patch_origins_are_on_the_grid_inside_the_frame_and_hold_the_target():
+    rng = np.random.default_rng(0)
+    size, frame, grid = (64, 32), (160, 96), 16
+    anywhere = {tuple(patch_origin(size, frame, grid, rng)) for _ in range(400)}
+    # every multiple of 16 with the patch inside the frame, and nothing else
+    assert anywhere == {(x, y) for x in range(0, 97, 16) for y in range(0, 65, 16)}
+    target = np.array([100.0, 40.0])
+    for _ in range(200):
+        x, y = patch_origin(size, frame, grid, rng, target, margin=4)
+        assert x % grid == 0 and y % grid == 0
+        assert 4 <= target[0] - x <= size[0] - 1 - 4 and 4 <= target[1] - y <= size[1] - 1 - 4
+    # a target at the frame's corner: the nearest origin on the grid, still inside the frame
+    np.testing.assert_array_equal(patch_origin(size, frame, grid, rng, np.array([159.0, 95.0]), 4), [96, 64])

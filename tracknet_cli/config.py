@@ -29,6 +29,8 @@ from tracknet_cli.fileio import atomic_write_text
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# refdet training patches start on multiples of this: the coarsest stride a backbone downsamples by
+REFDET_PATCH_GRID = 32
 SECTIONS = ("data", "model", "training")
 
 
@@ -400,7 +402,7 @@ def _check_patch(cfg: DictConfig, require) -> None:
             return
         input_size, stride = list(model.input_size), model.input_size[0] // model.heatmap.size[0]
     else:  # a patch must keep the backbone's downsampling in step with the whole image
-        input_size, stride = list(model.search_size), 32
+        input_size, stride = list(model.search_size), REFDET_PATCH_GRID
     require(len(patch.size) == 2 and all(0 < p <= i for p, i in zip(patch.size, input_size))
             and all(p % stride == 0 for p in patch.size), "training.patch.size",
             f"expected [W, H] within the input size {input_size} and multiples of {stride}, "

@@ -19,7 +19,8 @@ def evaluate(
     split: str = typer.Option(None, "--split", help="Split to score (default: test; val for refdet models)."),
     pck: list[float] = typer.Option(None, "--pck", help="PCK radius in pixels; repeat for several."),
     tolerance: float = typer.Option(4.0, "--tolerance", help="TP distance in original-frame pixels."),
-    visibility: str = typer.Option("1,2,3", "--visibility", help="Visibility codes that count as ball present (WASB: 1,2)."),
+    visibility: str = typer.Option("1,2,3", "--visibility",
+                                   help="Visibility codes that count as ball present (WASB: 1,2)."),
     threshold: float = typer.Option(0.5, "--threshold", help="Heatmap peak needed to call a ball "
                                     "(refdet: box score)."),
     batch_size: int = typer.Option(16, "--batch-size"),

@@ -186,7 +186,8 @@ def refdet(
 @app.command()
 def video(
     video_path: Path = typer.Argument(..., metavar="VIDEO", help="A labelled video file."),
-    labels: Path = typer.Option(..., "--labels", help="Its labels: tennis Label.csv or badminton Frame,Visibility,X,Y CSV."),
+    labels: Path = typer.Option(..., "--labels",
+                                help="Its labels: tennis Label.csv or badminton Frame,Visibility,X,Y CSV."),
     out: Path = typer.Option(..., "--out", help="Clip folder to write, e.g. data/mine/game1/Clip1."),
     quality: int = typer.Option(95, help="JPEG quality of the written frames."),
     name: str = RUN_OPTIONS["name"],

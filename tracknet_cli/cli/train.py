@@ -25,7 +25,8 @@ def train(
     device: str = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N (training.device)."),
     devices: int = typer.Option(1, "--devices", help="Processes for data-parallel training on this machine."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run of this last.pt exactly."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the config, run one train and one val batch, write nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="Print the config, run one train and one val batch, write nothing."),
     name: str = typer.Option(None, "--name", help="Run name under runs/train/ (default exp, exp2, ...)."),
     exist_ok: bool = typer.Option(False, "--exist-ok", help="Reuse the run directory if it exists."),
 ) -> None:

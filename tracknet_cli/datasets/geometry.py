@@ -32,3 +32,19 @@ def inside_frame(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     x, y = points[..., 0], points[..., 1]
     with np.errstate(invalid="ignore"):
         return (x >= -0.5) & (x <= size[0] - 0.5) & (y >= -0.5) & (y <= size[1] - 0.5)
+
+
+def patch_origin(size: tuple[int, int], frame_size: tuple[int, int], grid: int, rng: np.random.Generator,
+                 target: np.ndarray | None = None, margin: float | np.ndarray = 0.0) -> np.ndarray:
+    """Top-left (x, y) of a training patch of `size` (W, H) in a `frame_size` frame, drawn
+    uniformly among the multiples of `grid` (so the model downsamples the patch in step with the
+    whole frame). With a `target` point (x, y), only origins whose patch holds it at least `margin`
+    px in from its edges; the nearest such multiple when none does exactly."""
+    size, frame_size = np.asarray(size, dtype=np.float64), np.asarray(frame_size, dtype=np.float64)
+    low, high = np.zeros(2), frame_size - size
+    if target is not None:
+        low, high = np.maximum(low, np.asarray(target) + margin + 1 - size), np.minimum(high, target - margin)
+    first = np.ceil(low / grid)
+    last = np.maximum(np.floor(high / grid), first)
+    steps = first + np.floor(rng.random(2) * (last - first + 1))
+    return np.minimum(steps, np.floor((frame_size - size) / grid)) * grid

@@ -25,8 +25,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
-from tracknet_cli.config import IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, PatchConfig
+from tracknet_cli.config import IMAGENET_MEAN, IMAGENET_STD, REFDET_PATCH_GRID, AugmentConfig, PatchConfig
 from tracknet_cli.datasets.augment import FrameTransform, Window, sample_transform
+from tracknet_cli.datasets.geometry import patch_origin
 from tracknet_cli.datasets.refdet_layout import RefdetReport, scan_refdet
 from tracknet_cli.errors import DataError
 
@@ -100,16 +101,13 @@ def _read(path: Path) -> np.ndarray:
 def _patch(search: np.ndarray, box: np.ndarray | None, patch: PatchConfig,
            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
     """A `patch.size` crop of the search image [H, W, 3] and the box in it: over the object with
-    probability `ball_fraction` (its centre anywhere in the patch), else anywhere. Origins are
-    multiples of 32, so the backbone downsamples the patch in step with the whole image."""
+    probability `ball_fraction` (its centre anywhere in the patch), else anywhere; origins on
+    multiples of REFDET_PATCH_GRID."""
     (pw, ph), (height, width) = patch.size, search.shape[:2]
-    low, high = np.zeros(2), np.array([width - pw, height - ph], dtype=np.float64)
+    target = None
     if box is not None and rng.random() < patch.ball_fraction:
-        centre = (box[:2] + box[2:]) / 2
-        low, high = np.maximum(low, centre - [pw, ph]), np.minimum(high, centre)
-    first = np.ceil(low / 32).astype(int)
-    last = np.maximum(np.floor(high / 32).astype(int), first)  # no multiple of 32 in range: the nearest
-    x, y = (int(rng.integers(a, b + 1)) * 32 for a, b in zip(first, last))
+        target = (box[:2] + box[2:]) / 2 - 0.5  # the centre; box corners are pixel edges, points centres
+    x, y = patch_origin((pw, ph), (width, height), REFDET_PATCH_GRID, rng, target).astype(int)
     crop = np.ascontiguousarray(search[y:y + ph, x:x + pw])
     return crop, _mapped_box(FrameTransform((pw, ph), Window(x, y, pw, ph)), box)  # a shift, no resize
 

@@ -29,7 +29,7 @@ from tracknet_cli.config import AugmentConfig, PatchConfig
 from tracknet_cli.datasets.augment import sample_transform
 from tracknet_cli.datasets.frame_cache import CachedFrameSource
 from tracknet_cli.datasets.frames import JpegFrameSource
-from tracknet_cli.datasets.geometry import inside_frame, rescale_points
+from tracknet_cli.datasets.geometry import inside_frame, patch_origin, rescale_points
 from tracknet_cli.datasets.heatmap import gaussian_heatmap
 from tracknet_cli.datasets.index import INDEX_CSV, DatasetIndex
 from tracknet_cli.errors import ConfigError, DataError
@@ -147,17 +147,12 @@ class TrackNetSequenceDataset(Dataset):
         """Top-left (x, y) of a training patch, a multiple of the heatmap stride so the patch's
         heatmap is an exact crop of the frame's. With probability `ball_fraction` the patch holds
         a visible ball of the window, anywhere in it but 4 pixels from the edge; else anywhere."""
-        size, frame_size = np.array(self.patch.size), np.array(self.spec.input_size)
         balls = np.flatnonzero((visibility > 0) & inside_frame(points, self.spec.input_size))
+        target = None
         if len(balls) and rng.random() < self.patch.ball_fraction:
-            ball = points[rng.choice(balls)]
-            margin = np.minimum(4, size // 2)
-            low, high = np.ceil(ball + margin - size + 1), np.floor(ball - margin)
-            origin = low + np.floor(rng.random(2) * (high - low + 1))
-        else:
-            origin = np.floor(rng.random(2) * (frame_size - size + 1))
-        origin = np.clip(origin, 0, frame_size - size)
-        return origin - origin % self.heatmap_stride
+            target = points[rng.choice(balls)]
+        margin = np.minimum(4, np.array(self.patch.size) // 2)
+        return patch_origin(self.patch.size, self.spec.input_size, self.heatmap_stride, rng, target, margin)
 
     def _sample(self, clip: _Clip, rows: list[int], frames: np.ndarray, points: np.ndarray,
                 visibility: np.ndarray, original_size: tuple[int, int], origin: np.ndarray) -> dict:

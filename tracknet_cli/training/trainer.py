@@ -197,7 +197,8 @@ class Trainer:
         loader = DataLoader(self.train_set, batch_size=self.local_batch, sampler=self.sampler,
                             num_workers=self.train_cfg.num_workers, drop_last=True,
                             pin_memory=self.device.type == "cuda",
-                            generator=torch.Generator().manual_seed(self.train_cfg.seed + self.epoch))  # not the global RNG
+                            # its own RNG, not the global one, so a resumed run draws the same batches
+                            generator=torch.Generator().manual_seed(self.train_cfg.seed + self.epoch))
         self.model.train()
         losses, started = [], time.perf_counter()
         with self._progress() as progress:
