@@ -1,5 +1,8 @@
 """predict-video: letterboxing, windows, the pipeline on the real broadcast fixture, bad inputs."""
 
+import itertools
+import threading
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -10,6 +13,7 @@ from tests.conftest import fixture_path
 from tracknet_cli.cli.app import app
 from tracknet_cli.config import load_config, to_container
 from tracknet_cli.datasets.tracknet import SampleSpec
+from tracknet_cli.datasets.video import prefetched
 from tracknet_cli.errors import DataError
 from tracknet_cli.inference.letterbox import Letterbox
 from tracknet_cli.inference.predictor import Predictor
@@ -74,6 +78,27 @@ def test_windows_cover_every_frame_once(count, length, outputs):
         assert window.shape == (length, 2, 2, 3)
         # the frames a window stands for are its last ones, in order
         assert [int(f[0, 0, 0]) for f in window[-len(indices):]] == indices
+
+
+def test_prefetched_keeps_order_and_raises_the_producers_error_after_its_items():
+    def items():
+        yield from range(50)  # more than the queue holds: the producer waits on the consumer
+        raise ValueError("frame 50 is corrupt")
+
+    seen = []
+    with pytest.raises(ValueError, match="frame 50"):
+        for item in prefetched(items(), depth=4):
+            seen.append(item)
+    assert seen == list(range(50))
+
+
+def test_prefetched_stops_its_producer_when_the_consumer_stops_early():
+    produced = itertools.count()
+    stream = prefetched((next(produced) for _ in itertools.count()), depth=4)  # endless
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()  # what a `break` out of the loop does
+    assert not any(t.name == "video-decoder" for t in threading.enumerate())
+    assert next(produced) <= 3 + 4 + 2  # the items read, a full queue and the one in flight
 
 
 def test_fixture_video_gives_93_rows_and_a_full_overlay(tiny_predictor, tmp_path):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -15,6 +18,8 @@ from tracknet_cli.errors import DataError
 # FFmpeg's own log lines (codec probing, stream warnings) would break into the progress bars; the
 # errors that matter are raised here, naming the file and the frame. Read when FFmpeg first starts.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -63,3 +68,38 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def prefetched(items: Iterable[Item], depth: int = 32) -> Iterator[Item]:
+    """`items`, produced by a background thread `depth` ahead of the consumer: decoding (and
+    whatever the generator does per frame) overlaps the consumer's work, as OpenCV releases the GIL
+    while it decodes, resizes and encodes. The bounded queue keeps memory flat; an exception in
+    the producer is raised in the consumer."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                ready.put(item)
+        except Exception as exc:  # handed to the consumer, which raises it with its traceback
+            ready.put(exc)
+        ready.put(done)
+
+    thread = threading.Thread(target=produce, name="video-decoder", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from tracknet_cli.datasets.video import VideoReader
+from tracknet_cli.datasets.video import VideoReader, prefetched
 from tracknet_cli.errors import TracknetError
 
 # H.264 plays everywhere; OpenCV's pip wheels often lack an encoder for it, mp4v always works
@@ -77,13 +77,14 @@ def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[cv2.
 def write_overlay(video: str | Path, track: pd.DataFrame, path: Path, trail: int, frames: int,
                   progress: Callable[[int], None] | None = None) -> Path:
     """The video with the track drawn, at its resolution and frame rate; written under a
-    temporary name and renamed once every frame is in."""
+    temporary name and renamed once every frame is in. A background thread decodes while this one
+    draws and encodes."""
     points = track[["X", "Y"]].to_numpy(np.float64).copy()
     points[track["Visibility"].to_numpy() == 0] = np.nan
     interpolated = track["Interpolated"].to_numpy().astype(bool)
     with VideoReader(video) as reader, \
             video_writer(path, reader.info.fps, (reader.info.width, reader.info.height)) as writer:
-        for index, frame in enumerate(reader):
+        for index, frame in enumerate(prefetched(reader)):
             if index >= frames:
                 break
             draw_ball(frame, points, interpolated, index, trail)

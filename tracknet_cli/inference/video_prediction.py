@@ -9,8 +9,6 @@ Everything is written under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tracknet_cli.datasets.video import VideoInfo, VideoReader
+from tracknet_cli.datasets.video import VideoInfo, VideoReader, prefetched
 from tracknet_cli.errors import DataError
 from tracknet_cli.fileio import atomic_path
 from tracknet_cli.inference.letterbox import Letterbox
@@ -173,35 +171,8 @@ def _padded(recent: deque[np.ndarray], length: int) -> np.ndarray:
     return np.stack([frames[0]] * (length - len(frames)) + frames)
 
 
-def decoded_frames(reader: VideoReader, prepare: Callable[[np.ndarray], np.ndarray],
-                   depth: int = 32) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def decoded_frames(reader: VideoReader,
+                   prepare: Callable[[np.ndarray], np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(BGR frame, `prepare`d model input) per frame, decoded and prepared by a background thread
-    so that work overlaps the model (OpenCV releases the GIL); the bounded queue keeps memory flat."""
-    frames: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def decode() -> None:
-        try:
-            for raw in reader:
-                if stop.is_set():
-                    return
-                frames.put((raw, prepare(raw)))
-        except Exception as exc:  # handed to the consumer, which raises it with its traceback
-            frames.put(exc)
-        frames.put(done)
-
-    thread = threading.Thread(target=decode, name="video-decoder", daemon=True)
-    thread.start()
-    try:
-        while (item := frames.get()) is not done:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                frames.get_nowait()
-            except queue.Empty:
-                thread.join(timeout=0.05)
+    so that work overlaps the model."""
+    return prefetched((raw, prepare(raw)) for raw in reader)
