@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -84,9 +85,7 @@ def write_overlay(video: str | Path, track: pd.DataFrame, path: Path, trail: int
     interpolated = track["Interpolated"].to_numpy().astype(bool)
     with VideoReader(video) as reader, \
             video_writer(path, reader.info.fps, (reader.info.width, reader.info.height)) as writer:
-        for index, frame in enumerate(prefetched(reader)):
-            if index >= frames:
-                break
+        for index, frame in enumerate(prefetched(islice(reader, frames))):  # no decoding past the track
             draw_ball(frame, points, interpolated, index, trail)
             writer.write(frame)
             if progress:
