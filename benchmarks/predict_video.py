@@ -6,7 +6,10 @@
 Per model (random weights, the registered config): model-only frames/s (forward passes on
 pre-made input tensors of the same batch, median of `--repeats`) and end-to-end frames/s of
 `predict_video` on the video (decode, letterbox, model, candidates, trajectory, CSV and the
-overlay video), and their ratio. Prints one table and writes `results.json` into
+overlay video), and their ratio. The video's own cost is measured too: decoding, letterboxing,
+drawing and encoding on one thread (`video_io_ms` per frame, both passes). On a CPU that work
+shares the cores with the model, so end to end cannot beat model + video I/O / cores: `cpu_ceiling`
+is the ratio that bound allows. Prints one table and writes `results.json` into
 `runs/benchmark/predict_video*/`.
 """
 
@@ -15,16 +18,22 @@ from __future__ import annotations
 import argparse
 import platform
 import tempfile
+import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
 
 from tracknet_cli.config import load_config
 from tracknet_cli.datasets.tracknet import SampleSpec
+from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.devices import autocast, select_device
 from tracknet_cli.fileio import write_json
+from tracknet_cli.inference.letterbox import Letterbox
+from tracknet_cli.inference.overlay import draw_ball, video_writer
 from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.video_prediction import PredictVideoOptions, predict_video
 from tracknet_cli.models import build_model
@@ -50,6 +59,28 @@ def end_to_end_fps(predictor: Predictor, video: Path, batch: int) -> tuple[float
     return result.fps, result.frames
 
 
+def video_io_ms(video: Path, input_size: tuple[int, int]) -> float:
+    """Milliseconds per frame of predict-video's work on the video itself, on one thread: pass 1
+    decodes and letterboxes, pass 2 decodes again, draws the ball and encodes."""
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        started = time.perf_counter()
+        with VideoReader(video) as reader:
+            letterbox = Letterbox.fit((reader.info.width, reader.info.height), input_size)
+            frames = sum(1 for frame in reader if letterbox.apply(frame) is not None)
+        size = (reader.info.width, reader.info.height)
+        track = np.full((frames, 2), [size[0] / 2, size[1] / 2])
+        with tempfile.TemporaryDirectory() as out, VideoReader(video) as reader, \
+                video_writer(Path(out) / "overlay.mp4", reader.info.fps, size) as writer:
+            for index, frame in enumerate(reader):
+                draw_ball(frame, track, np.zeros(frames, dtype=bool), index, trail=12)
+                writer.write(frame)
+        return (time.perf_counter() - started) * 1000 / frames
+    finally:
+        cv2.setNumThreads(threads)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="fast_heatmap,convnext_fpn_heatmap", help="comma-separated names")
@@ -65,15 +96,21 @@ def main() -> None:
         predictor = Predictor(build_model(cfg.model), SampleSpec.from_model_config(cfg.model), device)
         model_fps = model_only_fps(predictor, args.batch, args.repeats)
         e2e_fps, frames = end_to_end_fps(predictor, args.video, args.batch)
+        io_ms = video_io_ms(args.video, predictor.spec.input_size)
+        model_ms = 1000 / model_fps
+        ceiling = model_ms / (model_ms + io_ms / torch.get_num_threads()) if device.type == "cpu" else None
         rows.append({"model": name, "device": str(device), "batch": args.batch, "frames": frames,
                      "model_only_fps": round(model_fps, 1), "end_to_end_fps": round(e2e_fps, 1),
-                     "ratio": round(e2e_fps / model_fps, 3)})
-    table = Table(title=f"predict-video on {args.video.name}, {torch.get_num_threads()} CPU threads")
-    for key in rows[0]:
+                     "ratio": round(e2e_fps / model_fps, 3), "video_io_ms": round(io_ms, 1),
+                     "cpu_ceiling": ceiling and round(ceiling, 3)})
+    table = Table(title=f"predict-video on {args.video.name}: {device}, batch {args.batch}, "
+                        f"{torch.get_num_threads()} CPU threads")
+    columns = [key for key in rows[0] if key not in ("device", "batch")]
+    for key in columns:
         table.add_column(key, justify="right" if key != "model" else "left")
     for row in rows:
-        table.add_row(*[str(v) for v in row.values()])
-    Console().print(table)
+        table.add_row(*[str(row[key]) for key in columns])
+    Console(width=120).print(table)
     run_dir = new_run_dir("benchmark", "predict_video")
     write_json(run_dir / "results.json", {"platform": platform.platform(), "torch": torch.__version__,
                                           "video": str(args.video), "rows": rows})
