@@ -56,7 +56,7 @@ def measure(name: str, repeats: int) -> dict:
     baseline = _peak_rss_mb()
     model = build_model(cfg).eval()
     out_frames = int(cfg.output_frames)
-    gmacs = gmacs_per_forward(model, FRAMES, INPUT)
+    gmacs = gmacs_per_forward(model, (torch.randn(1, FRAMES, 3, *INPUT),))
     latency = {batch: _latency(model, batch, repeats) for batch in (1, 8)}
     return {
         "model": name,

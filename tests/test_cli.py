@@ -87,6 +87,13 @@ def test_bad_size_is_rejected(tmp_path):
     assert result.returncode != 0 and "WIDTHxHEIGHT" in result.stderr
 
 
+def test_train_reads_the_data_of_the_models_task_by_default(tmp_path):
+    refdet = tracknet("train", "--model", "fast_refdet", "--dry-run", cwd=tmp_path)
+    assert refdet.returncode == 1 and "data/refdet_synthetic does not exist" in refdet.stderr
+    ball = tracknet("train", "--model", "fast_heatmap", "--dry-run", cwd=tmp_path)
+    assert ball.returncode == 1 and "data/synthetic" in ball.stderr
+
+
 def test_train_help_lists_the_registered_models():
     result = tracknet("train", "--help")
     for name in ("fast_heatmap", "vit_heatmap", "convnext_fpn_heatmap"):

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import fixture_path
 from tracknet_cli import __version__
+from tracknet_cli.benchmark import BenchmarkSettings, benchmark_models
 from tracknet_cli.cli.app import app
 from tracknet_cli.config import load_config, to_container
 from tracknet_cli.errors import DataError, TracknetError
@@ -121,7 +122,8 @@ def test_cli_benchmark_prints_and_writes_both_files(tmp_path, monkeypatch):
             "--repeats", "1", "--backends", "eager,onnxruntime"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "fast_heatmap" in result.output and "eager" in result.output
+    assert "fast_heatmap" in result.output and "onnxruntime" in result.output  # whole, not folded at 80
+    assert "peak MB" in result.output
     table = pd.read_csv(tmp_path / "runs/benchmark/exp/benchmark.csv")
     assert table["backend"].tolist() == ["eager", "onnxruntime"] and (table["status"] == "ok").all()
     assert (table["throughput_fps"] > 0).all() and (table["params_m"] == 0.48).all()
@@ -131,3 +133,17 @@ def test_cli_benchmark_prints_and_writes_both_files(tmp_path, monkeypatch):
     assert slow.exit_code == 1 and "Below the floor" in slow.output
     bad = CliRunner().invoke(app, ["benchmark", "--input", "288by512"])
     assert bad.exit_code == 2 and "HEIGHTxWIDTH" in bad.output
+
+
+def test_benchmark_times_a_refdet_model_on_its_search_image_and_templates():
+    settings = BenchmarkSettings(models=["fast_refdet"], device="cpu", input_hw=(64, 128), batches=(1, 2),
+                                 backends=("eager", "onnxruntime"), repeats=1)
+    rows = benchmark_models(settings)
+    assert [row["backend"] for row in rows] == ["eager", "onnxruntime"]
+    assert all(row["status"] == "ok" and row["throughput_fps"] > 0 for row in rows), rows
+    cfg = load_config("refdet_synthetic", "fast_refdet", overrides=["model.backbone.use_pretrained=false"])
+    assert rows[0]["params_m"] == round(sum(p.numel() for p in build_model(cfg.model).parameters()) / 1e6, 2)
+    # --input sets the search image; the templates' share of the cost stays, so 4x the pixels is < 4x
+    settings.input_hw, settings.backends = (128, 256), ("eager",)
+    larger = benchmark_models(settings)[0]
+    assert 2.5 < larger["gmacs_per_frame"] / rows[0]["gmacs_per_frame"] < 4.0

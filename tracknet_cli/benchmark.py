@@ -3,9 +3,10 @@
 Per model (random weights, its registered architecture at the chosen input size and T) and
 backend (eager PyTorch, `torch.compile`, onnxruntime on an export): status, parameters, GMACs per
 output frame, latency in ms per frame at batch 1, throughput in frames/s at the largest batch, and
-the peak memory of that largest batch. Warm-up runs are excluded; times are medians. On CUDA the
-PyTorch backends run under bf16 autocast. `--kernels` adds the multi-scale deformable attention
-op at the encoder's shapes for the input size.
+the peak memory of that largest batch. A reference-based detector's frame is one search image of
+the input size with its three templates (the whole graph `export` writes, templates included).
+Warm-up runs are excluded; times are medians. On CUDA the PyTorch backends run under bf16 autocast.
+`--kernels` adds the multi-scale deformable attention op at the encoder's shapes for the input size.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from tracknet_cli.config import load_config
+from tracknet_cli.config import DEFAULT_DATA, load_config, model_task
 from tracknet_cli.devices import autocast, autocast_dtype, select_device
-from tracknet_cli.export import onnx_session, write_onnx
+from tracknet_cli.export import INPUTS, example_input, onnx_session, traceable, write_onnx
 from tracknet_cli.models import available_models, build_model
 from tracknet_cli.timing import PeakMemory, median_ms
 
@@ -31,10 +32,10 @@ COLUMNS = ["model", "backend", "status", "params_m", "gmacs_per_frame", "latency
 
 @dataclass
 class BenchmarkSettings:
-    models: list[str] = field(default_factory=lambda: available_models("heatmap"))
+    models: list[str] = field(default_factory=available_models)
     device: str = "auto"
-    input_hw: tuple[int, int] = (288, 512)
-    frames: int = 3
+    input_hw: tuple[int, int] = (288, 512)  # a refdet model's search image
+    frames: int = 3  # T of the heatmap models
     batches: tuple[int, ...] = (1, 8)
     backends: tuple[str, ...] = ("eager",)
     repeats: int = 5
@@ -48,11 +49,12 @@ def benchmark_models(settings: BenchmarkSettings, on_row: Callable[[dict], None]
     device = select_device(settings.device)
     rows = []
     for name in settings.models:
-        cfg = load_config(model=name, overrides=_overrides(settings))
+        task = model_task(name)
+        cfg = load_config(DEFAULT_DATA[task], name, overrides=_overrides(task, settings))
         model = build_model(cfg.model).eval()
         size = {"params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
-                "gmacs_per_frame": round(gmacs_per_forward(model, settings.frames, settings.input_hw)
-                                         / cfg.model.output_frames, 2)}
+                "gmacs_per_frame": round(gmacs_per_forward(model, example_input(cfg, 1))
+                                         / frames_per_forward(cfg), 2)}
         model = model.to(device)
         for backend in settings.backends:
             row = {"model": name, "backend": backend, **size, **_measure(model, cfg, backend, device, settings)}
@@ -62,19 +64,26 @@ def benchmark_models(settings: BenchmarkSettings, on_row: Callable[[dict], None]
     return rows
 
 
-def _overrides(settings: BenchmarkSettings) -> list[str]:
+def _overrides(task: str, settings: BenchmarkSettings) -> list[str]:
     height, width = settings.input_hw
+    if task == "refdet":  # the templates keep their configured size
+        return ["model.backbone.use_pretrained=false", f"model.search_size=[{width},{height}]"]
     return ["model.backbone.use_pretrained=false", f"model.frames={settings.frames}",
             f"model.input_size=[{width},{height}]", f"model.heatmap.size=[{width // 2},{height // 2}]"]
 
 
-def gmacs_per_forward(model: torch.nn.Module, frames: int, input_hw: tuple[int, int]) -> float:
-    """Multiply-adds (G) of one batch-1 forward of a CPU model, by torch's FLOP counter (2 FLOPs each)."""
+def frames_per_forward(cfg) -> int:
+    """Output frames of one batch row: T_out for a heatmap model, one search image for refdet."""
+    return 1 if cfg.model.task == "refdet" else int(cfg.model.output_frames)
+
+
+def gmacs_per_forward(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> float:
+    """Multiply-adds (G) of one forward of a CPU model on `inputs`, by torch's FLOP counter (2 FLOPs each)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
-        model(torch.randn(1, frames, 3, *input_hw))
+        model(*inputs)
     return counter.get_total_flops() / 2 / 1e9
 
 
@@ -83,16 +92,15 @@ def _measure(model: torch.nn.Module, cfg, backend: str, device: torch.device, se
         run = _runner(model, cfg, backend, device, settings)
     except Exception as exc:  # a model a backend cannot take is a result, not a crash
         return {"status": f"export failed: {_first_line(exc)}"}
-    out_frames = int(cfg.model.output_frames)
+    out_frames = frames_per_forward(cfg)
     largest = max(settings.batches)
     try:
-        inputs = {b: torch.randn(b, settings.frames, 3, *settings.input_hw, device=device)
-                  for b in (1, largest)}
-        latency = median_ms(lambda: run(inputs[1]), device, settings.repeats) / out_frames
-        run(inputs[largest])  # warm-up at this shape before the memory and time are taken
+        inputs = {b: tuple(t.to(device) for t in example_input(cfg, b)) for b in (1, largest)}
+        latency = median_ms(lambda: run(*inputs[1]), device, settings.repeats) / out_frames
+        run(*inputs[largest])  # warm-up at this shape before the memory and time are taken
         with PeakMemory(device) as peak:
-            run(inputs[largest])
-        batch_ms = median_ms(lambda: run(inputs[largest]), device, settings.repeats)
+            run(*inputs[largest])
+        batch_ms = median_ms(lambda: run(*inputs[largest]), device, settings.repeats)
     except Exception as exc:
         return {"status": f"run failed: {_first_line(exc)}"}
     return {"status": "ok", "latency_ms_b1": round(latency, 2),
@@ -100,28 +108,28 @@ def _measure(model: torch.nn.Module, cfg, backend: str, device: torch.device, se
 
 
 def _runner(model: torch.nn.Module, cfg, backend: str, device: torch.device,
-            settings: BenchmarkSettings) -> Callable[[torch.Tensor], object]:
+            settings: BenchmarkSettings) -> Callable[..., object]:
     if backend == "onnxruntime":
-        return _onnx_runner(model, cfg, device, settings)
+        return _onnx_runner(model, cfg, device)
     net = torch.compile(model) if backend == "compile" else model
     dtype = autocast_dtype(device, True)
 
-    def run(frames: torch.Tensor):
+    def run(*inputs: torch.Tensor):
         with torch.inference_mode(), autocast(device, dtype):
-            return net(frames)
+            return net(*inputs)
 
     return run
 
 
-def _onnx_runner(model: torch.nn.Module, cfg, device: torch.device, settings: BenchmarkSettings):
-    example = torch.randn(1, settings.frames, 3, *settings.input_hw)
+def _onnx_runner(model: torch.nn.Module, cfg, device: torch.device) -> Callable[..., object]:
     with tempfile.TemporaryDirectory(prefix="tracknet-benchmark-") as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         path = Path(folder) / f"{cfg.model.name}.onnx"
-        write_onnx(model.cpu(), cfg, (example,), path, 17, False)
+        write_onnx(traceable(model.cpu(), cfg.model.task), cfg, example_input(cfg, 1), path, 17, False)
         session = onnx_session(path, device.type)  # holds the graph: the file may go
     model.to(device)
-    return lambda frames: session.run(None, {"frames": frames.cpu().numpy()})
+    names = INPUTS[cfg.model.task]
+    return lambda *inputs: session.run(None, {name: t.cpu().numpy() for name, t in zip(names, inputs)})
 
 
 def kernel_rows(settings: BenchmarkSettings, batch: int = 8) -> list[dict]:

@@ -142,6 +142,7 @@ class RefdetModelConfig:
 
 MODEL_SCHEMAS = {"heatmap": ModelConfig, "refdet": RefdetModelConfig}
 DATA_FORMATS = {"heatmap": "tracknet", "refdet": "refdet"}  # the data layout each task reads
+DEFAULT_DATA = {"heatmap": "synthetic", "refdet": "refdet_synthetic"}  # `--data` when none is given
 DEFAULT_TRAINING = {"heatmap": "default", "refdet": "refdet"}  # `--training` when none is given
 
 

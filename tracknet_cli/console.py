@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -49,6 +50,16 @@ def progress_bar(unit: str = "it") -> Progress:
         TimeRemainingColumn(),
         console=console,
     )
+
+
+def print_whole(table: Table) -> None:
+    """Print `table` without cutting columns: a terminal fits it to the window; a log or a pipe,
+    where rich would assume 80 columns, gets it at its natural width."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    width = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    Console(file=console.file, width=max(width, console.width), no_color=console.no_color).print(table)
 
 
 def key_value_table(title: str, rows: Iterable[tuple[str, object]]) -> Table:

@@ -58,7 +58,7 @@ def export(weights: str | Path, out_dir: str | Path, fmt: str = "onnx", opset: i
     if half and fmt != "onnx":
         raise TracknetError("--half is for ONNX exports")
     model, cfg, _ = load_model(weights, "cpu")
-    model = _TupleOutputs(model, OUTPUTS[cfg.model.task]) if cfg.model.task == "refdet" else model
+    model = traceable(model, cfg.model.task)
     example = example_input(cfg, batch)
     suffix = {"onnx": "_fp16.onnx" if half else ".onnx", "torchscript": ".torchscript.pt"}[fmt]
     path = Path(out_dir) / f"{cfg.model.name}{suffix}"
@@ -80,6 +80,11 @@ def export(weights: str | Path, out_dir: str | Path, fmt: str = "onnx", opset: i
             raise TracknetError(f"the {fmt} export of {cfg.model.name} differs from PyTorch by {diff:.3g} "
                                 f"(tolerance {result.tolerance:g}); nothing was written")
     return result
+
+
+def traceable(model: torch.nn.Module, task: str) -> torch.nn.Module:
+    """The model as an exporter can trace it: a refdet model's dict of outputs becomes a tuple."""
+    return _TupleOutputs(model, OUTPUTS[task]) if task == "refdet" else model
 
 
 class _TupleOutputs(torch.nn.Module):

@@ -6,7 +6,7 @@ import typer
 from rich import box
 
 from tracknet_cli.cli.options import parse_size
-from tracknet_cli.console import console, print_written
+from tracknet_cli.console import console, print_whole, print_written
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.runs import new_run_dir
 
@@ -14,8 +14,9 @@ from tracknet_cli.runs import new_run_dir
 def benchmark(
     models: str = typer.Option("all", "--models", help="all, or comma-separated model names."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    input_size: str = typer.Option("288x512", "--input", help="HEIGHTxWIDTH of the model input."),
-    frames: int = typer.Option(3, "--frames", help="T, frames per window."),
+    input_size: str = typer.Option("288x512", "--input", help="HEIGHTxWIDTH of the model input (a refdet "
+                                   "model's search image; its templates keep their configured size)."),
+    frames: int = typer.Option(3, "--frames", help="T, frames per window of the heatmap models."),
     batch: str = typer.Option("1,8", "--batch", help="Batch sizes: latency at 1, throughput at the largest."),
     backends: str = typer.Option("eager", "--backends", help="Comma-separated: eager, compile, onnxruntime."),
     kernels: bool = typer.Option(False, "--kernels", help="Add the deformable attention op's table."),
@@ -36,7 +37,7 @@ def benchmark(
     from tracknet_cli.fileio import atomic_path, write_json
     from tracknet_cli.models import available_models
 
-    registered = available_models("heatmap")  # the video models; a refdet model's inputs are another story
+    registered = available_models()
     settings = BenchmarkSettings(
         models=registered if models == "all" else [m.strip() for m in models.split(",")],
         device=device, input_hw=parse_size(input_size, height_first=True), frames=frames,
@@ -44,14 +45,14 @@ def benchmark(
         backends=tuple(b.strip() for b in backends.split(",")), repeats=repeats)
     unknown = sorted(set(settings.models) - set(registered))
     if unknown:
-        raise TracknetError(f"--models: {unknown} not among the heatmap models: {', '.join(registered)}")
+        raise TracknetError(f"--models: {unknown} not among the models: {', '.join(registered)}")
     run_dir = new_run_dir("benchmark", name, exist_ok)
     with console.status("Benchmarking...") as status:
         rows = benchmark_models(settings, on_row=lambda r: status.update(f"Benchmarked {r['model']} {r['backend']}"))
         kernel = kernel_rows(settings) if kernels else []
     height, width = settings.input_hw
-    table = Table(title=f"{width}x{height}, T={frames}, batches {list(settings.batches)}, random weights",
-                  box=box.SIMPLE_HEAD)
+    table = Table(title=f"{width}x{height}, T={frames} (heatmap models), batches {list(settings.batches)}, "
+                        "random weights", box=box.SIMPLE_HEAD)
     longest_name = max(len(row["model"]) for row in rows)
     for column in COLUMNS:
         table.add_column(HEADERS.get(column, column), overflow="fold",
@@ -59,14 +60,14 @@ def benchmark(
                          justify="left" if column in ("model", "backend", "status") else "right")
     for row in rows:
         table.add_row(*[str(row.get(column, "-")) for column in COLUMNS])
-    console.print(table)
+    print_whole(table)
     if kernel:
         kernel_table = Table(title="Multi-scale deformable attention (M=8, D=32, L=4, P=4)", box=box.SIMPLE_HEAD)
         for column in kernel[0]:
             kernel_table.add_column(HEADERS.get(column, column), justify="right")
         for row in kernel:
             kernel_table.add_row(*[str(v) for v in row.values()])
-        console.print(kernel_table)
+        print_whole(kernel_table)
     with atomic_path(run_dir / "benchmark.csv") as tmp:
         pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp, index=False)
     write_json(run_dir / "benchmark.json", {"settings": settings.__dict__, "models": rows, "kernels": kernel})

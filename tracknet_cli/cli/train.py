@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from omegaconf import OmegaConf
 
-from tracknet_cli.config import DEFAULT_TRAINING, available_configs, load_config, model_task
+from tracknet_cli.config import DEFAULT_DATA, DEFAULT_TRAINING, available_configs, load_config, model_task
 from tracknet_cli.console import console, key_value_table, print_written
 from tracknet_cli.runs import new_run_dir
 
@@ -17,7 +17,8 @@ def train(
                                           help="Config overrides, e.g. training.optimizer.lr=1e-4"),
     model: str = typer.Option(None, "--model", help="Model config name or path. Registered: "
                               + ", ".join(available_configs("model")) + "."),
-    data: str = typer.Option("synthetic", "--data", help="Data config name or path."),
+    data: str = typer.Option(None, "--data", help="Data config name or path (default: synthetic; "
+                             "refdet_synthetic for reference-based detectors)."),
     training: str = typer.Option(None, "--training", help="Training config name or path (default: "
                                  "default; refdet for reference-based detectors)."),
     epochs: int = typer.Option(None, "--epochs", help="Shortcut for training.epochs."),
@@ -48,7 +49,8 @@ def train(
         return
     if model is None:
         raise typer.BadParameter(f"choose a model: {', '.join(available_configs('model'))}", param_hint="--model")
-    cfg = load_config(data, model, training or DEFAULT_TRAINING[model_task(model)], overrides)
+    task = model_task(model)
+    cfg = load_config(data or DEFAULT_DATA[task], model, training or DEFAULT_TRAINING[task], overrides)
     if dry_run:
         console.print(OmegaConf.to_yaml(cfg))
         result = Trainer(cfg, None, console).dry_run()
