@@ -147,3 +147,11 @@ def test_benchmark_times_a_refdet_model_on_its_search_image_and_templates():
     settings.input_hw, settings.backends = (128, 256), ("eager",)
     larger = benchmark_models(settings)[0]
     assert 2.5 < larger["gmacs_per_frame"] / rows[0]["gmacs_per_frame"] < 4.0
+
+
+@pytest.mark.parametrize("frames", [1, 5])
+def test_benchmark_takes_any_window_length(frames):
+    settings = BenchmarkSettings(models=["fast_heatmap"], device="cpu", input_hw=(64, 128), frames=frames,
+                                 batches=(1,), repeats=1)
+    row = benchmark_models(settings)[0]
+    assert row["status"] == "ok" and row["throughput_fps"] > 0, row

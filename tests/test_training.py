@@ -113,8 +113,11 @@ def test_strangers_and_truncated_checkpoints_are_refused(tmp_path):
     with pytest.raises(DataError, match="not a tracknet checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
     (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(DataError, match="not a readable tracknet checkpoint"):
-        load_checkpoint(tmp_path / "cut.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "notes.pt").write_text("epoch 3: loss 0.1\n")
+    for name in ("cut.pt", "empty.pt", "notes.pt"):  # each reported by name, whatever torch.load raised
+        with pytest.raises(DataError, match=f"{name} is not a readable tracknet checkpoint"):
+            load_checkpoint(tmp_path / name)
 
 
 def test_two_processes_follow_the_one_process_curve(tiny_data, tmp_path):

@@ -21,6 +21,7 @@ import torch
 
 from tracknet_cli.config import DEFAULT_DATA, load_config, model_task
 from tracknet_cli.devices import autocast, autocast_dtype, select_device
+from tracknet_cli.errors import describe
 from tracknet_cli.export import INPUTS, example_input, onnx_session, traceable, write_onnx
 from tracknet_cli.models import available_models, build_model
 from tracknet_cli.timing import PeakMemory, median_ms
@@ -49,8 +50,7 @@ def benchmark_models(settings: BenchmarkSettings, on_row: Callable[[dict], None]
     device = select_device(settings.device)
     rows = []
     for name in settings.models:
-        task = model_task(name)
-        cfg = load_config(DEFAULT_DATA[task], name, overrides=_overrides(task, settings))
+        cfg = _config(name, settings)
         model = build_model(cfg.model).eval()
         size = {"params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
                 "gmacs_per_frame": round(gmacs_per_forward(model, example_input(cfg, 1))
@@ -64,12 +64,17 @@ def benchmark_models(settings: BenchmarkSettings, on_row: Callable[[dict], None]
     return rows
 
 
-def _overrides(task: str, settings: BenchmarkSettings) -> list[str]:
+def _config(name: str, settings: BenchmarkSettings):
+    """The registered model `name` at the benchmark's input size (and T), with random weights."""
+    data, random_init = DEFAULT_DATA[model_task(name)], ["model.backbone.use_pretrained=false"]
+    model = load_config(data, name, overrides=random_init).model
     height, width = settings.input_hw
-    if task == "refdet":  # the templates keep their configured size
-        return ["model.backbone.use_pretrained=false", f"model.search_size=[{width},{height}]"]
-    return ["model.backbone.use_pretrained=false", f"model.frames={settings.frames}",
-            f"model.input_size=[{width},{height}]", f"model.heatmap.size=[{width // 2},{height // 2}]"]
+    if model.task == "refdet":  # the templates keep their configured size
+        return load_config(data, name, overrides=random_init + [f"model.search_size=[{width},{height}]"])
+    outputs = settings.frames if model.output_frames == model.frames else 1  # T_out = T, or one
+    return load_config(data, name, overrides=random_init + [
+        f"model.frames={settings.frames}", f"model.output_frames={outputs}",
+        f"model.input_size=[{width},{height}]", f"model.heatmap.size=[{width // 2},{height // 2}]"])
 
 
 def frames_per_forward(cfg) -> int:
@@ -91,7 +96,7 @@ def _measure(model: torch.nn.Module, cfg, backend: str, device: torch.device, se
     try:
         run = _runner(model, cfg, backend, device, settings)
     except Exception as exc:  # a model a backend cannot take is a result, not a crash
-        return {"status": f"export failed: {_first_line(exc)}"}
+        return {"status": f"export failed: {describe(exc, 120)}"}
     out_frames = frames_per_forward(cfg)
     largest = max(settings.batches)
     try:
@@ -102,7 +107,7 @@ def _measure(model: torch.nn.Module, cfg, backend: str, device: torch.device, se
             run(*inputs[largest])
         batch_ms = median_ms(lambda: run(*inputs[largest]), device, settings.repeats)
     except Exception as exc:
-        return {"status": f"run failed: {_first_line(exc)}"}
+        return {"status": f"run failed: {describe(exc, 120)}"}
     return {"status": "ok", "latency_ms_b1": round(latency, 2),
             "throughput_fps": round(largest * out_frames / batch_ms * 1000, 1), "peak_mb": peak.peak_mb}
 
@@ -145,7 +150,3 @@ def kernel_rows(settings: BenchmarkSettings, batch: int = 8) -> list[dict]:
     return [speed(label, batch, dtype, implementation, device.type, settings.repeats, levels)
             for dtype in dtypes for implementation in IMPLEMENTATIONS]
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:120] if text else ''}"

@@ -24,7 +24,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from tracknet_cli.errors import ConfigError
+from tracknet_cli.errors import ConfigError, describe
 from tracknet_cli.fileio import atomic_write_text
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -301,8 +301,7 @@ def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> 
         try:
             values = OmegaConf.to_container(OmegaConf.from_dotlist([item]))
         except Exception as exc:  # OmegaConf's errors and YAML's, for a value such as {a:1}
-            reason = str(exc).splitlines()[0]
-            raise ConfigError(f"override {item!r} cannot be parsed: {reason}") from None
+            raise ConfigError(f"override {item!r} cannot be parsed: {describe(exc)}") from None
         check_keys(values, root_schema(cfg.model.task), "", source="the command line")
         cfg = _merge(cfg, values, source="the command line")
     return cfg
@@ -446,8 +445,7 @@ def _merge(base: DictConfig, values: dict, source: str) -> DictConfig:
         return OmegaConf.merge(base, values)
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or "?"
-        reason = str(exc).splitlines()[0]
-        raise ConfigError(f"{key} (from {source}): {reason}") from None
+        raise ConfigError(f"{key} (from {source}): {describe(exc)}") from None
 
 
 def check_keys(values: Any, schema: Any, prefix: str, source: str) -> None:

@@ -9,6 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def describe(exc: BaseException, limit: int = 200) -> str:
+    """Another library's exception in one line for a message: `Type: first line` (the type alone
+    when its message is empty, as a bare `assert` or an `EOFError` of an empty file leaves it)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:limit]}" if lines else type(exc).__name__
+
+
 class TracknetError(Exception):
     """A problem with the user's input, worded so the user can fix it."""
 

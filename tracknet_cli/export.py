@@ -21,14 +21,15 @@ from omegaconf import DictConfig
 
 from tracknet_cli import __version__
 from tracknet_cli.config import from_container, to_container
-from tracknet_cli.errors import DataError, TracknetError
+from tracknet_cli.errors import DataError, TracknetError, describe
 from tracknet_cli.fileio import atomic_path
 from tracknet_cli.training.checkpoint import load_model
 
 FORMATS = ("onnx", "torchscript")
 METADATA_KEY = "tracknet"  # one metadata_props entry holding the JSON below
-# max |exported - PyTorch| per output, over max(1, its largest |value|): logits are compared as
-# they are, box corners (hundreds of pixels, where float32 steps are 1e-4) relative to their size
+# max |exported - PyTorch| per output, over max(1, its largest |value|): an output within +-1 is
+# compared as it is, a larger one relative to its size, as float32's steps grow with it (logits of
+# a trained model reach -15, box corners hundreds of pixels)
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}
 # graph input and output names by task
 INPUTS = {"heatmap": ("frames",), "refdet": ("templates", "search")}
@@ -74,7 +75,7 @@ def export(weights: str | Path, out_dir: str | Path, fmt: str = "onnx", opset: i
             raise
         except Exception as exc:  # the exporter's or the runtime's own errors, in one line
             raise TracknetError(f"the {fmt} export of {cfg.model.name} failed; nothing was written: "
-                                f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from None
+                                f"{describe(exc, 300)}") from None
         result = ExportResult(path, fmt, tmp.stat().st_size, diff, TOLERANCE["fp16" if half else "fp32"])
         if not result.passed:
             raise TracknetError(f"the {fmt} export of {cfg.model.name} differs from PyTorch by {diff:.3g} "
@@ -202,7 +203,7 @@ def onnx_session(path: str | Path, device: str = "cpu"):
     try:
         return ort.InferenceSession(str(path), providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
-        raise DataError(f"{path} is not a readable ONNX model: {str(exc).splitlines()[0][:200]}") from None
+        raise DataError(f"{path} is not a readable ONNX model: {describe(exc)}") from None
 
 
 class OnnxModel(torch.nn.Module):

@@ -19,10 +19,10 @@ def export(
     name: str = typer.Option(None, "--name", help="Run name under runs/export/."),
     exist_ok: bool = typer.Option(False, "--exist-ok"),
 ) -> None:
-    """Export a trained model for deployment, checked against PyTorch (max abs difference of the
-    logits at most 1e-4 in fp32). The ONNX file has a dynamic batch axis and carries its model
-    name, T, T_out, input and heatmap size, mean, std and version as metadata; `predict-video` and
-    `eval` take it as --weights.
+    """Export a trained model for deployment, checked against PyTorch (max |difference| of each
+    output at most 1e-4 in fp32, relative where the output exceeds 1). The ONNX file has a dynamic
+    batch axis and carries its model name, T, T_out, input and heatmap size, mean, std and version
+    as metadata; `predict-video` and `eval` take it as --weights.
 
     Example: [bold]tracknet export --weights runs/train/exp/weights/best.pt --format onnx[/]
     """

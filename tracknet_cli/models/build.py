@@ -16,7 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 from torch import nn
 
 from tracknet_cli.config import available_configs, check_keys, find_config_file
-from tracknet_cli.errors import ConfigError
+from tracknet_cli.errors import ConfigError, describe
 from tracknet_cli.models.backbones.cnn_backbone import CNNBackbone, CNNBackboneConfig
 from tracknet_cli.models.backbones.convnext_backbone import ConvNeXtBackbone, ConvNeXtBackboneConfig
 from tracknet_cli.models.backbones.vit_backbone import ViTBackbone, ViTBackboneConfig
@@ -67,7 +67,7 @@ def part_config(model_cfg: DictConfig, kind: str) -> Any:
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
     except OmegaConfBaseException as exc:
         key = f"model.{kind}.{getattr(exc, 'full_key', '?')}"
-        raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"{key}: {describe(exc)}") from None
 
 
 def check_model_config(model_cfg: DictConfig) -> None:

@@ -7,16 +7,14 @@ so a crash mid-write never leaves a broken `last.pt`.
 
 from __future__ import annotations
 
-import pickle
 import random
-import zipfile
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from tracknet_cli import __version__
-from tracknet_cli.errors import ConfigError, DataError
+from tracknet_cli.errors import ConfigError, DataError, describe
 from tracknet_cli.fileio import atomic_path
 
 FORMAT = "tracknet-checkpoint-1"
@@ -54,10 +52,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise DataError(f"checkpoint {path} does not exist")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as exc:
-        reason = str(exc).splitlines()[0][:200]
+    except Exception as exc:  # torch.load's many failures (zip, pickle, EOF, unknown keys) say one thing
         raise DataError(f"{path} is not a readable tracknet checkpoint (truncated, corrupt, or not a "
-                        f"weights-only file): {reason}") from None
+                        f"weights-only file): {describe(exc)}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise DataError(f"{path} is a PyTorch file but not a tracknet checkpoint (no '{FORMAT}' marker)")
     return state
@@ -109,5 +106,5 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as exc:
         raise DataError(f"{path}: weights do not fit model {cfg.model.name!r}: "
-                        f"{str(exc).splitlines()[0][:200]}") from None
+                        f"{describe(exc)}") from None
     return model.to(device).eval(), cfg, checkpoint

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from tracknet_cli.errors import TracknetError
+from tracknet_cli.errors import TracknetError, describe
 
 
 class WeightsNotFoundError(TracknetError):
@@ -43,7 +43,7 @@ def _hf_missing_message(name_or_path: str, exc: Exception) -> str:
     return (
         f"pretrained weights for {name_or_path!r} were not found; looked in "
         + " and ".join(looked)
-        + f" [{type(exc).__name__}: {str(exc).splitlines()[0][:160]}]. To provide them: "
+        + f" [{describe(exc, 160)}]. To provide them: "
         f"(1) on a machine with internet run `python -c \"from transformers import AutoModel; "
         f"AutoModel.from_pretrained('{name_or_path}').save_pretrained('weights/{Path(name_or_path).name}')\"`, "
         f"copy that folder here and set model.backbone.pretrained_model_name=weights/{Path(name_or_path).name}; "
