@@ -155,3 +155,14 @@ def test_benchmark_takes_any_window_length(frames):
                                  batches=(1,), repeats=1)
     row = benchmark_models(settings)[0]
     assert row["status"] == "ok" and row["throughput_fps"] > 0, row
+
+
+def test_eval_refuses_attention_maps_of_a_model_without_them_before_scoring(tmp_path):
+    from tracknet_cli.evaluation.evaluate import evaluate_checkpoint
+
+    weights, _ = small_checkpoint(tmp_path, "fast_heatmap")
+    started = []
+    with pytest.raises(TracknetError, match="deformable encoder.*FPNDecoder"):
+        evaluate_checkpoint(weights, data=str(tmp_path / "never_read.yaml"), attention_maps=2,
+                            on_start=started.append)
+    assert started == []  # refused before any data was read or any frame was scored

@@ -36,6 +36,7 @@ from tracknet_cli.datasets.synthetic import RefdetSpec, generate_refdet_dataset
 from tracknet_cli.errors import ConfigError, TracknetError
 from tracknet_cli.evaluation.evaluate import evaluate_checkpoint, save_evaluation
 from tracknet_cli.export import METADATA_KEY, export
+from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.refdet_predictor import RefdetPredictor
 from tracknet_cli.models import available_models, build_model
 from tracknet_cli.models.refdet import RefDetModel
@@ -464,9 +465,11 @@ def test_torchscript_export_matches_eager(trained, tmp_path):
     torch.testing.assert_close(boxes, expected["boxes"], atol=1e-4, rtol=0)
 
 
-def test_refdet_predictor_refuses_a_ball_checkpoint(ball_weights):
+def test_each_predictor_refuses_the_other_tasks_checkpoint(ball_weights, trained):
     with pytest.raises(TracknetError, match="a heatmap model, not a reference-based detector"):
         RefdetPredictor.from_checkpoint(ball_weights, "cpu")
+    with pytest.raises(TracknetError, match="'convnext_refdet', a refdet model, not a ball model"):
+        Predictor.from_checkpoint(trained["best"], "cpu")
 
 
 # --- training augmentation -----------------------------------------------------------------------

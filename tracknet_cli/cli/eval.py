@@ -28,7 +28,7 @@ def evaluate(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     name: str = typer.Option(None, "--name", help="Run name under runs/eval/."),
     exist_ok: bool = typer.Option(False, "--exist-ok"),
-    attention: int = typer.Option(0, "--attention-maps", help="Draw where the deformable encoder looks "
+    attention: int = typer.Option(0, "--attention-maps", min=0, help="Draw where the deformable encoder looks "
                                   "from N predicted balls (PNGs in the run's attention/)."),
 ) -> None:
     """Evaluate ball detection: TP/FP1/FP2/FN/TN, precision, recall, F1, L2 error, PCK. On a

@@ -19,7 +19,7 @@ from tracknet_cli.evaluation.metrics import Protocol
 from tracknet_cli.evaluation.refdet_evaluator import RefdetEvaluation, predict_detections, score_detections
 from tracknet_cli.export import load_weights
 from tracknet_cli.fileio import atomic_path, write_json
-from tracknet_cli.inference.attention_maps import attention_maps, draw_attention, encode_png
+from tracknet_cli.inference.attention_maps import attention_maps, deformable_decoder, draw_attention, encode_png
 
 
 def evaluate_checkpoint(weights: str | Path, split: str | None = None, data: str | None = None,
@@ -34,6 +34,8 @@ def evaluate_checkpoint(weights: str | Path, split: str | None = None, data: str
     `attention_maps` N, also draw where a deformable encoder looks from N predicted balls."""
     torch_device = select_device(device)
     model, cfg, checkpoint = load_weights(weights, torch_device)
+    if attention_maps:  # refused before the scoring, not after it
+        deformable_decoder(model)
     if data is not None:
         cfg.data = load_config(data=data, model=None).data
     cfg = apply_overrides(cfg, overrides)

@@ -47,15 +47,21 @@ def _recording(layers: list[MSDeformAttn]):
             layer.record, layer.recorded = False, None
 
 
+def deformable_decoder(model: torch.nn.Module) -> DeformableFPNDecoder:
+    """The model's deformable encoder, or an error saying that attention maps need one."""
+    decoder = getattr(model, "decoder", None)
+    if not isinstance(decoder, DeformableFPNDecoder):
+        raise TracknetError(f"attention maps need a PyTorch model with a deformable encoder (such as "
+                            f"convnext_deformable_fpn_heatmap); this is a {type(model).__name__} whose "
+                            f"decoder is {type(decoder).__name__}")
+    return decoder
+
+
 def attention_maps(model: torch.nn.Module, frames: torch.Tensor, query_xy: tuple[float, float],
                    spec: SampleSpec | None = None) -> list[AttentionMap]:
     """One AttentionMap per encoder layer for the window `frames` ([T, 3, H, W] uint8 RGB, or
     already normalised float with spec None) and the query nearest `query_xy`."""
-    decoder = getattr(model, "decoder", None)
-    if not isinstance(decoder, DeformableFPNDecoder):
-        raise TracknetError(f"attention maps need a model with a deformable encoder; this one's "
-                            f"decoder is {type(decoder).__name__}")
-    layers = [layer.attention for layer in decoder.layers]
+    layers = [layer.attention for layer in deformable_decoder(model).layers]
     height, width = frames.shape[-2:]
     inputs = normalize_frames(frames, spec) if spec is not None else frames
     device = next(model.parameters()).device

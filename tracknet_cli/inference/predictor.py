@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from tracknet_cli.datasets.geometry import rescale_points
 from tracknet_cli.datasets.tracknet import SampleSpec, normalize_frames
 from tracknet_cli.devices import autocast, autocast_dtype, select_device
+from tracknet_cli.errors import TracknetError
 from tracknet_cli.evaluation.decode import decode_candidates
 from tracknet_cli.export import load_weights
 from tracknet_cli.models.heatmap_model import HeatmapModel
@@ -44,6 +45,9 @@ class Predictor:
         """From a training checkpoint or an ONNX export (run by onnxruntime)."""
         torch_device = select_device(device)
         model, cfg, _ = load_weights(weights, torch_device)
+        if cfg.model.task != "heatmap":
+            raise TracknetError(f"{weights} holds {cfg.model.name!r}, a {cfg.model.task} model, not a ball "
+                                "model (RefdetPredictor runs reference-based detectors)")
         return cls.from_loaded(model, cfg, torch_device, **kwargs)
 
     @classmethod
