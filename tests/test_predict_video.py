@@ -140,6 +140,23 @@ def test_a_ball_drawn_into_a_video_is_found_where_it_is(tmp_path):
     assert np.abs(track["X"] - expected_x).max() < 3 and np.abs(track["Y"] - 40).max() < 3
 
 
+def test_a_peak_on_the_letterbox_bars_is_no_ball(tmp_path):
+    import torch
+
+    class PeakOnTheBar(torch.nn.Module):  # a 4:3 video in a 128x72 input: bars at x < 16 and x >= 112
+        def forward(self, frames):  # [B, T, 3, H, W] -> logits [B, T, 36, 64], one peak at input (4, 36)
+            logits = torch.full((*frames.shape[:2], 36, 64), -10.0)
+            logits[..., 18, 2] = 10.0
+            return logits
+
+    spec = SampleSpec(frames=3, output_frames=3, input_size=(128, 72), heatmap_size=(64, 36), mean=(0, 0, 0),
+                      std=(1, 1, 1))
+    video = write_video(tmp_path / "ball.avi", 6, size=(160, 120))
+    options = PredictVideoOptions(trajectory=TrajectoryConfig(track=False, fill_gaps=False))
+    track = pd.read_csv(predict_video(video, Predictor(PeakOnTheBar(), spec, "cpu"), tmp_path / "out", options).csv)
+    assert len(track) == 6 and not track["Visibility"].any()
+
+
 def test_late_fusion_runs_each_frames_backbone_once(tmp_path):
     cfg = load_config(model="fast_heatmap", overrides=TINY + ["model.fusion=late", "model.output_frames=1"])
     model = build_model(cfg.model)
@@ -199,3 +216,21 @@ def test_cli_predict_video(tiny_weights, tmp_path, monkeypatch):
     missing = CliRunner().invoke(app, ["predict-video", "nowhere.mp4", "--weights", str(tiny_weights)])
     assert missing.exit_code == 1 and "nowhere.mp4 does not exist" in str(missing.exception)
     assert sorted(p.name for p in (tmp_path / "runs/predict").iterdir()) == ["exp"]  # no empty run
+
+
+def test_the_trail_leads_up_to_the_ball_and_fades_with_age():
+    from tracknet_cli.inference.overlay import BALL_COLOUR, draw_ball
+
+    track = np.array([[100.0, 200.0], [300.0, 200.0], [500.0, 200.0], [np.nan, np.nan]])
+    frame = np.zeros((400, 600, 3), dtype=np.uint8)
+    draw_ball(frame, track, np.zeros(4, dtype=bool), index=2, trail=12)
+    assert tuple(frame[200, 500]) == BALL_COLOUR  # the marker, filled
+    newest, older = frame[200, 400].astype(int), frame[200, 200].astype(int)
+    assert newest.sum() > older.sum() > 0  # both segments drawn, the older one dimmer
+    assert not frame[100].any() and not frame[300].any()  # nothing off the track
+    hollow = np.zeros((1080, 1920, 3), dtype=np.uint8)  # the marker's radius: 1080 / 120 = 9 px
+    draw_ball(hollow, track, np.array([False, False, True, False]), index=2, trail=0)
+    assert not hollow[200, 500].any() and tuple(hollow[200, 509]) == BALL_COLOUR  # interpolated: a ring
+    empty = np.zeros_like(frame)
+    draw_ball(empty, track, np.zeros(4, dtype=bool), index=3, trail=0)
+    assert not empty.any()  # no ball in this frame and no trail asked for

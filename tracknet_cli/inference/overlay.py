@@ -48,7 +48,7 @@ def draw_ball(frame: np.ndarray, track: np.ndarray, interpolated: np.ndarray, in
             previous = None
             continue
         point = (round(float(track[i, 0])), round(float(track[i, 1])))
-        if previous is not None and age > 0:
+        if previous is not None:  # the segment from the frame before, faded by this end's age
             fade = 1 - age / (trail + 1)
             colour = tuple(int(c * fade) for c in BALL_COLOUR)
             cv2.line(frame, previous, point, colour, max(1, round(radius * fade)), cv2.LINE_AA)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tracknet_cli.datasets.geometry import inside_frame
 from tracknet_cli.datasets.video import VideoInfo, VideoReader, prefetched
 from tracknet_cli.errors import DataError
 from tracknet_cli.fileio import atomic_path
@@ -108,8 +109,9 @@ def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, bat
         points, scores = outputs  # [B, T_out, k, 2], [B, T_out, k]: a window (or frame) per row
         for (_, frames), window_points, window_scores in zip(batch, points, scores):
             for frame, p, s in zip(frames, window_points[-len(frames):], window_scores[-len(frames):]):
-                found = s > 0
-                candidates[frame] = np.column_stack([letterbox.to_frame(p[found]), s[found]])
+                xy = letterbox.to_frame(p[s > 0])
+                on_frame = inside_frame(xy, letterbox.frame_size)  # not a peak on the letterbox's bars
+                candidates[frame] = np.column_stack([xy[on_frame], s[s > 0][on_frame]])
         if progress:
             progress(sum(len(frames) for _, frames in batch))
         batch.clear()
