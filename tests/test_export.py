@@ -166,3 +166,19 @@ def test_eval_refuses_attention_maps_of_a_model_without_them_before_scoring(tmp_
         evaluate_checkpoint(weights, data=str(tmp_path / "never_read.yaml"), attention_maps=2,
                             on_start=started.append)
     assert started == []  # refused before any data was read or any frame was scored
+
+
+def test_peak_memory_measures_a_block_and_gives_up_quietly_without_proc(monkeypatch):
+    import tracknet_cli.timing as timing
+
+    with timing.PeakMemory("cpu") as block:
+        np.ones(64 * 2**20, dtype=np.uint8)  # 64 MiB, touched, then freed
+    assert 60 <= block.peak_mb < 200
+
+    def read_only(self, *args, **kwargs):
+        raise PermissionError(f"{self}: read-only file system")
+
+    monkeypatch.setattr(timing.Path, "write_text", read_only)
+    with timing.PeakMemory("cpu") as unmeasured:
+        np.ones(2**20, dtype=np.uint8)
+    assert unmeasured.peak_mb is None

@@ -127,12 +127,14 @@ def _runner(model: torch.nn.Module, cfg, backend: str, device: torch.device,
 
 
 def _onnx_runner(model: torch.nn.Module, cfg, device: torch.device) -> Callable[..., object]:
-    with tempfile.TemporaryDirectory(prefix="tracknet-benchmark-") as folder, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        path = Path(folder) / f"{cfg.model.name}.onnx"
-        write_onnx(traceable(model.cpu(), cfg.model.task), cfg, example_input(cfg, 1), path, 17, False)
-        session = onnx_session(path, device.type)  # holds the graph: the file may go
-    model.to(device)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tracknet-benchmark-") as folder, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            path = Path(folder) / f"{cfg.model.name}.onnx"
+            write_onnx(traceable(model.cpu(), cfg.model.task), cfg, example_input(cfg, 1), path, 17, False)
+            session = onnx_session(path, device.type)  # holds the graph: the file may go
+    finally:  # the other backends run the model where it was, whether or not the export worked
+        model.to(device)
     names = INPUTS[cfg.model.task]
     return lambda *inputs: session.run(None, {name: t.cpu().numpy() for name, t in zip(names, inputs)})
 

@@ -59,7 +59,7 @@ def benchmark(
                          min_width=longest_name if column == "model" else None,
                          justify="left" if column in ("model", "backend", "status") else "right")
     for row in rows:
-        table.add_row(*[str(row.get(column, "-")) for column in COLUMNS])
+        table.add_row(*["-" if row.get(column) is None else str(row[column]) for column in COLUMNS])
     print_whole(table)
     if kernel:
         kernel_table = Table(title="Multi-scale deformable attention (M=8, D=32, L=4, P=4)", box=box.SIMPLE_HEAD)
