@@ -42,6 +42,18 @@ def test_error_is_one_line_without_traceback(tmp_path):
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
 
+def test_a_failed_command_leaves_no_empty_run_directory(tmp_path):
+    result = tracknet("eval", "--weights", "missing.pt", cwd=tmp_path)
+    assert result.returncode == 1 and "missing.pt" in result.stderr
+    assert not (tmp_path / "runs").exists()
+    earlier = tmp_path / "runs/export/exp"
+    earlier.mkdir(parents=True)
+    (earlier / "model.onnx").write_bytes(b"kept")
+    result = tracknet("export", "--weights", "missing.pt", cwd=tmp_path)
+    assert result.returncode == 1 and "missing.pt" in result.stderr
+    assert [p.name for p in (tmp_path / "runs/export").iterdir()] == ["exp"]  # exp2 went, exp stays
+
+
 def test_synthetic_data_validates_and_planted_defects_are_each_reported(tmp_path):
     synthetic = tmp_path / "data/synthetic"
     result = tracknet("prepare", "synthetic", "--out", str(synthetic), "--games", "2", "--clips", "2",

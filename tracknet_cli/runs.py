@@ -13,6 +13,7 @@ from tracknet_cli.errors import TracknetError
 
 DEFAULT_ROOT = Path("runs")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_made: list[Path] = []  # the run directories this process created, for `remove_empty_runs`
 
 
 def new_run_dir(
@@ -29,17 +30,31 @@ def new_run_dir(
     parent.mkdir(parents=True, exist_ok=True)
     if exist_ok:
         path = parent / base
+        if not path.is_dir():
+            _made.append(path)
         path.mkdir(exist_ok=True)
         return path
     for index in range(1, 10_000):
         path = parent / (base if index == 1 else f"{base}{index}")
         try:
             path.mkdir()  # atomic: two runs started together never share a directory
-            return path
         except FileExistsError:
             continue
+        _made.append(path)
+        return path
     raise TracknetError(f"{parent} holds 9999 runs named {base}*; pick another --name")
 
+
+
+def remove_empty_runs() -> None:
+    """Remove the run directories this process created and left empty: a command that fails
+    before it writes anything (a missing checkpoint, a video without frames) leaves no husk."""
+    while _made:
+        path = _made.pop()
+        for folder in (path, path.parent, path.parent.parent):  # the run, runs/<command>, runs/
+            if not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
 
 
 def newest_weights(root: str | Path = DEFAULT_ROOT) -> Path:

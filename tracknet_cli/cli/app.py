@@ -13,6 +13,7 @@ from tracknet_cli.cli import benchmark, export, predict_video, prepare, train
 from tracknet_cli.cli import eval as eval_command
 from tracknet_cli.console import error_console
 from tracknet_cli.errors import TracknetError
+from tracknet_cli.runs import remove_empty_runs
 
 HELP = """Train, evaluate, run and ship ball-tracking models for tennis and badminton video.
 
@@ -28,12 +29,16 @@ class _App(typer.Typer):
     def __call__(self, *args, **kwargs):
         try:
             return super().__call__(*args, **kwargs)
-        except SystemExit:
+        except SystemExit as exit:
+            if exit.code:
+                remove_empty_runs()
             raise
         except KeyboardInterrupt:
+            remove_empty_runs()
             error_console.print("[yellow]interrupted[/]")
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - the one place every error is reported
+            remove_empty_runs()
             if self.debug or os.environ.get("TRACKNET_DEBUG"):
                 traceback.print_exc()
             kind = "error" if isinstance(exc, TracknetError) else f"error ({type(exc).__name__})"
