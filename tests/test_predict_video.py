@@ -190,19 +190,27 @@ def test_truncated_video_processes_what_decodes(tiny_predictor, tmp_path):
     ("missing", "does not exist"),
     ("not_a_video", "cannot be opened as a video"),
     ("empty", "cannot be opened as a video|no frame could be decoded"),
+    ("cut_in_its_header", "cannot be opened as a video"),
+    ("folder", "is a folder, not a video file"),
 ])
-def test_bad_videos_are_named_and_leave_nothing(tiny_predictor, tmp_path, kind, message):
+def test_bad_videos_are_named_and_leave_nothing(tiny_predictor, tmp_path, capfd, kind, message):
     predictor, _ = tiny_predictor
     path = tmp_path / f"{kind}.avi"
     if kind == "not_a_video":
         path.write_text("frame,x,y\n1,2,3\n")
     elif kind == "empty":
         write_video(path, 0)
+    elif kind == "cut_in_its_header":
+        path.write_bytes(write_video(path, 30).read_bytes()[:2000])  # OpenCV's own AVI parser would complain
+    elif kind == "folder":
+        path.mkdir()
     out = tmp_path / "out"
     with pytest.raises(DataError, match=message) as info:
         predict_video(path, predictor, out, PredictVideoOptions(overlay=True, plot=True))
     assert path.name in str(info.value)
     assert not out.exists() or not list(out.iterdir())
+    printed = capfd.readouterr()
+    assert printed.out == "" and printed.err == ""  # the error is the only word about it
 
 
 def test_cli_predict_video(tiny_weights, tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -36,9 +37,13 @@ class VideoReader:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise DataError(f"{self.path} is a folder, not a video file")
         if not self.path.is_file():
             raise DataError(f"video {self.path} does not exist")
-        self._capture = cv2.VideoCapture(str(self.path))
+        # FFmpeg only: OpenCV's fallback parsers print their complaints about a broken file
+        with quiet_opencv():
+            self._capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
         if not self._capture.isOpened():
             raise DataError(f"{self.path} cannot be opened as a video (not a video, a codec "
                             "OpenCV's FFmpeg lacks, or an MP4 cut off before its index was written)")
@@ -68,6 +73,17 @@ class VideoReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV's own log lines off for a block: the errors that matter are raised by name here."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def prefetched(items: Iterable[Item], depth: int = 32) -> Iterator[Item]:

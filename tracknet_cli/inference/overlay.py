@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from tracknet_cli.datasets.video import VideoReader, prefetched
+from tracknet_cli.datasets.video import VideoReader, prefetched, quiet_opencv
 from tracknet_cli.errors import TracknetError
 
 # H.264 plays everywhere; OpenCV's pip wheels often lack an encoder for it, mp4v always works
@@ -24,16 +24,12 @@ def open_writer(path: Path, fps: float, size: tuple[int, int]) -> tuple[cv2.Vide
     """An MP4 writer with the first codec this OpenCV can encode. The failed tries are silenced:
     OpenCV prints errors for every H.264 encoder it probes and cannot open (FFmpeg's are
     silenced by `datasets.video`)."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    try:
+    with quiet_opencv():
         for codec in CODECS:
             writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
             if writer.isOpened():
                 return writer, codec
             writer.release()
-    finally:
-        cv2.utils.logging.setLogLevel(level)
     raise TracknetError(f"OpenCV cannot write MP4 video here (tried codecs {', '.join(CODECS)})")
 
 
