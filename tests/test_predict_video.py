@@ -163,7 +163,7 @@ def test_late_fusion_runs_each_frames_backbone_once(tmp_path):
     spec = SampleSpec.from_model_config(cfg.model)
     seen = []
     model.backbone.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
-    video = write_video(tmp_path / "ball.avi", 11)
+    video = write_video(tmp_path / "ball.avi", 11, size=(256, 144))  # 16:9: no letterbox bars
     tracks = {}
     for reuse in (True, False):
         seen.clear()
