@@ -99,6 +99,12 @@ def test_bad_size_is_rejected(tmp_path):
     assert result.returncode != 0 and "WIDTHxHEIGHT" in result.stderr
 
 
+def test_an_option_of_the_other_synthetic_task_is_refused(tmp_path):
+    result = tracknet("prepare", "synthetic", "--task", "refdet", "--games", "2", cwd=tmp_path)
+    assert result.returncode == 2 and "--games is for --task ball, not --task refdet" in result.stderr
+    assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()
+
+
 def test_train_reads_the_data_of_the_models_task_by_default(tmp_path):
     refdet = tracknet("train", "--model", "fast_refdet", "--dry-run", cwd=tmp_path)
     assert refdet.returncode == 1 and "data/refdet_synthetic does not exist" in refdet.stderr

@@ -405,6 +405,10 @@ def test_cli_predict_video_refusals(trained, data, ball_weights, tmp_path, monke
                                "--templates", str(templates), "--device", "cpu"])
     assert ball.exit_code != 0
     assert "is a ball model; --templates is for reference-based detectors" in one_line(ball.output)
+    ball_options = runner.invoke(app, ["predict-video", str(video), "--weights", str(trained["best"]),
+                                       "--templates", str(templates), "--plot", "--max-gap", "3", "--device", "cpu"])
+    assert ball_options.exit_code != 0
+    assert "--plot, --max-gap: for ball models" in one_line(ball_options.output)
     assert not (tmp_path / "runs").exists()  # each refusal came before a run directory was made
 
 

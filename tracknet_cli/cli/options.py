@@ -17,3 +17,9 @@ def parse_size(text: str | None, height_first: bool = False) -> tuple[int, int] 
     if first <= 0 or second <= 0:
         raise typer.BadParameter(f"{text!r}: width and height must be positive")
     return first, second
+
+
+def given_options(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
+    """Those of the parameters `names` that the command line set, as their options (`--max-gap`)."""
+    # by name: typer may ship its own copy of click, whose ParameterSource is another enum
+    return ["--" + name.replace("_", "-") for name in names if ctx.get_parameter_source(name).name != "DEFAULT"]

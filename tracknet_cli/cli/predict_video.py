@@ -7,11 +7,15 @@ from pathlib import Path
 
 import typer
 
+from tracknet_cli.cli.options import given_options
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 from tracknet_cli.runs import new_run_dir, newest_weights
 
+BALL_OPTIONS = ("plot", "track", "max_gap", "smooth")  # the trajectory's: a box per frame has none
+
 
 def predict_video(
+    ctx: typer.Context,
     video: Path = typer.Argument(..., help="Match video (any resolution and frame rate)."),
     weights: Path = typer.Option(None, "--weights", help="Checkpoint (default: newest runs/train/*/weights/best.pt)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -54,6 +58,9 @@ def predict_video(
     torch_device = select_device(device)
     model, cfg, _ = load_weights(weights, torch_device)
     if cfg.model.task == "refdet":
+        if given := given_options(ctx, BALL_OPTIONS):
+            raise typer.BadParameter(f"{', '.join(given)}: for ball models; {weights} holds a reference-based "
+                                     "detector, which draws a box per frame")
         predictor = RefdetPredictor.from_loaded(model, cfg, torch_device, score_threshold=threshold)
         _detect_object(video, predictor, templates, batch_size, overlay, name, exist_ok)
         return

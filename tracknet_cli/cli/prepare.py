@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tracknet_cli.cli.options import parse_size
+from tracknet_cli.cli.options import given_options, parse_size
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 from tracknet_cli.datasets.refdet_layout import SPLITS, RefdetReport, scan_refdet
 from tracknet_cli.datasets.synthetic import (
@@ -111,11 +111,9 @@ def _validated_run_dir(spec: SyntheticSpec | RefdetSpec, name: str | None, exist
 
 def _reject_options_of_other_task(ctx: typer.Context, task: SyntheticTask) -> None:
     for other, names in TASK_OPTIONS.items():
-        # by name: typer may ship its own copy of click, whose ParameterSource is another enum
-        given = [n for n in names if ctx.get_parameter_source(n).name != "DEFAULT"]
+        given = given_options(ctx, names)
         if other is not task and given:
-            option = "--" + given[0].replace("_", "-")
-            raise typer.BadParameter(f"{option} is for --task {other.value}, not --task {task.value}")
+            raise typer.BadParameter(f"{given[0]} is for --task {other.value}, not --task {task.value}")
 
 
 def _synthetic_ball(out: Path, spec: SyntheticSpec, cache_size: tuple[int, int] | None,
