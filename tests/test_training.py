@@ -58,31 +58,73 @@ def test_run_writes_everything(tiny_data, tmp_path):
     assert model(torch.zeros(1, 3, 3, 64, 128)).shape == (1, 3, 32, 64)
 
 
-def test_interrupted_run_resumes_to_the_same_weights(tiny_data, tmp_path, monkeypatch):
-    Trainer(tiny_config(tiny_data), tmp_path / "straight").fit()
+def ctrl_c_on_step(n: int):
+    """An `_optimizer_step` that presses Ctrl-C after the n-th step (4 steps an epoch here)."""
+    original, calls = Trainer._optimizer_step, {"n": 0}
 
-    calls = {"n": 0}
-    original = Trainer._optimizer_step
-
-    def ctrl_c_on_step_5(self):
+    def step(self):
         original(self)
         calls["n"] += 1
-        if calls["n"] == 5:  # the first step of the second epoch (4 batches an epoch)
+        if calls["n"] == n:
             signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(Trainer, "_optimizer_step", ctrl_c_on_step_5)
-    result = Trainer(tiny_config(tiny_data), tmp_path / "broken").fit()
-    monkeypatch.setattr(Trainer, "_optimizer_step", original)
+    return "_optimizer_step", step
+
+
+def ctrl_c_twice_while_validating():
+    """A `_validate` interrupted at once by a second Ctrl-C, the first time it runs."""
+    original, calls = Trainer._validate, {"n": 0}
+
+    def validate(self):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            signal.raise_signal(signal.SIGINT)  # asks to stop after this step
+            signal.raise_signal(signal.SIGINT)  # stops at once
+        return original(self)
+
+    return "_validate", validate
+
+
+@pytest.mark.parametrize("interrupt,saved_state", [
+    (lambda: ctrl_c_on_step(5), (1, 1, 5)),  # mid-epoch: resumes at the next batch
+    (lambda: ctrl_c_on_step(4), (1, 0, 4)),  # the epoch's last step: validated and logged first
+    (ctrl_c_twice_while_validating, (0, 4, 4)),  # validation cut short: redone on resume
+], ids=["mid-epoch", "last-step", "while-validating"])
+def test_interrupted_run_resumes_to_the_same_weights(tiny_data, tmp_path, monkeypatch, interrupt, saved_state):
+    Trainer(tiny_config(tiny_data), tmp_path / "straight").fit()
+    straight = pd.read_csv(tmp_path / "straight/results.csv")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, *interrupt())
+        result = Trainer(tiny_config(tiny_data), tmp_path / "broken").fit()
     assert result.interrupted
     saved = load_checkpoint(tmp_path / "broken/weights/last.pt")
-    assert (saved["epoch"], saved["batches_done"], saved["step"]) == (1, 1, 5)
+    assert (saved["epoch"], saved["batches_done"], saved["step"]) == saved_state
 
     resumed = Trainer.from_checkpoint(tmp_path / "broken/weights/last.pt").fit()
     assert resumed.epochs_done == 2 and not resumed.interrupted
     a, b = weights(tmp_path / "straight/weights/last.pt"), weights(tmp_path / "broken/weights/last.pt")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
-    assert pd.read_csv(tmp_path / "broken/results.csv")["epoch"].tolist() == [1, 2]
+    broken = pd.read_csv(tmp_path / "broken/results.csv")
+    assert broken["epoch"].tolist() == [1, 2]
+    assert broken["val_f1"].tolist() == pytest.approx(straight["val_f1"].tolist(), abs=1e-6)
+    best = load_checkpoint(tmp_path / "broken/weights/best.pt")["best_metric"]
+    assert best == pytest.approx(straight["val_f1"].max())
+
+
+def test_an_epoch_is_whole_optimizer_steps(tiny_data, tmp_path):
+    trainer = Trainer(tiny_config(tiny_data, "training.accumulate=3"), None)
+    assert trainer.batches_per_epoch == 3  # 4 batches of 4 fit, 3 make the one whole step of 3
+    stepped, original = [], trainer._optimizer_step
+
+    def step():
+        stepped.append(trainer.batches_done)
+        original()
+
+    trainer._optimizer_step = step
+    trainer.fit()
+    assert stepped == [3, 3] and trainer.step == 2  # no micro-batch left over into the next epoch
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path, monkeypatch):

@@ -32,10 +32,11 @@ def init_from_environment() -> None:
     """Join the process group torchrun (or our launcher) described in the environment."""
     if dist.is_initialized() or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return
-    backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
+    if torch.cuda.is_available():  # NCCL for CUDA tensors, gloo for CPU ones (a CPU run, a flag)
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend)
+        dist.init_process_group("cpu:gloo,cuda:nccl")
+    else:
+        dist.init_process_group("gloo")
 
 
 def shutdown() -> None:
@@ -65,14 +66,6 @@ def gather_to_main(items: list) -> list:
     return [item for part in gathered for item in part] if is_main() else []
 
 
-def broadcast_object(value):
-    if not dist.is_initialized():
-        return value
-    holder = [value]
-    dist.broadcast_object_list(holder, src=0)
-    return holder[0]
-
-
 class EpochSampler(Sampler[int]):
     """A seeded order per epoch, the same on every process, dealt out round-robin to the ranks.
 
@@ -81,11 +74,10 @@ class EpochSampler(Sampler[int]):
     that was interrupted after `skip` samples continues with the very next ones.
     """
 
-    def __init__(self, length: int, seed: int, shuffle: bool = True, drop_last_to: int = 1):
+    def __init__(self, length: int, seed: int, drop_last_to: int = 1):
         self.length = length
         self.seed = seed
-        self.shuffle = shuffle
-        self.drop_last_to = drop_last_to  # the global batch: only whole global batches are drawn
+        self.drop_last_to = drop_last_to  # samples per optimizer step: only whole steps are drawn
         self.epoch = 0
         self.skip = 0
 
@@ -93,11 +85,8 @@ class EpochSampler(Sampler[int]):
         self.epoch, self.skip = epoch, skip
 
     def _order(self) -> list[int]:
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(self.length, generator=generator).tolist()
-        else:
-            order = list(range(self.length))
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.length, generator=generator).tolist()
         usable = len(order) // self.drop_last_to * self.drop_last_to
         return order[:usable]
 

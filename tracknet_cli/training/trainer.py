@@ -84,6 +84,7 @@ class Trainer:
         self._build_model_and_optimisation()
         self.epoch, self.step, self.batches_done, self.best_metric = 0, 0, 0, None
         self._stop_flag = False  # set by the first Ctrl-C
+        self._deferring = self._interrupt_deferred = False  # a second Ctrl-C waits for a step's end
         history = []
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -108,12 +109,14 @@ class Trainer:
             raise TracknetError(f"training.batch_size {self.global_batch} must split evenly over "
                                 f"{self.world} processes")
         self.local_batch = self.global_batch // self.world
+        self.accumulate = int(self.train_cfg.accumulate)
+        # an epoch is whole optimizer steps: no micro-batch's gradient spills into the next epoch
         self.sampler = distributed.EpochSampler(len(self.train_set), self.train_cfg.seed,
-                                                drop_last_to=self.global_batch)
+                                                drop_last_to=self.global_batch * self.accumulate)
         self.batches_per_epoch = len(self.sampler) // self.local_batch
         if self.batches_per_epoch == 0:
             raise TrainingError(f"the train split has {len(self.train_set)} samples, fewer than one "
-                                f"batch of {self.global_batch}")
+                                f"optimizer step of {self.global_batch} x {self.accumulate} (batch_size x accumulate)")
 
     def _sync_batch_norm(self) -> None:
         """BatchNorm over the global batch, as one process would compute it, so N processes follow
@@ -123,7 +126,7 @@ class Trainer:
             return
         if self.device.type == "cuda":
             self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
-        elif distributed.is_main():
+        elif self.console:
             self.console.print("[yellow]BatchNorm statistics are per process on CPUs (PyTorch syncs "
                                "them on GPUs only): the curve differs slightly from one process.[/]")
 
@@ -132,8 +135,7 @@ class Trainer:
         self.model = build_model(cfg.model).to(self.device)
         if self.device.type == "cuda" and self.train_cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
-        self.accumulate = int(self.train_cfg.accumulate)
-        steps_per_epoch = max(1, self.batches_per_epoch // self.accumulate)
+        steps_per_epoch = self.batches_per_epoch // self.accumulate
         self.optimizer = build_optimizer(self.model, self.train_cfg.optimizer,
                                          pretrained_backbone=bool(cfg.model.backbone.get("use_pretrained")))
         self.scheduler = build_scheduler(self.optimizer, self.train_cfg.scheduler,
@@ -179,10 +181,9 @@ class Trainer:
                     if self._stop_requested():
                         raise KeyboardInterrupt
         except KeyboardInterrupt:
-            if self.batches_done >= self.batches_per_epoch:  # stopped while validating: the epoch is trained
-                self.epoch, self.batches_done = self.epoch + 1, 0
-            else:  # a partial accumulation is replayed on resume
-                self.batches_done -= self.batches_done % self.accumulate
+            # a partial accumulation is replayed on resume; an epoch stopped while validating (all
+            # its batches done) is validated on resume
+            self.batches_done -= self.batches_done % self.accumulate
             self._save("last.pt")
             return TrainResult(self.run_dir, self.epoch, self.best_metric, True, self.task.best_metric)
         finally:
@@ -208,8 +209,9 @@ class Trainer:
             for batch in loader:
                 loss = self._train_step(batch)
                 losses.append(loss)
-                if self.batches_done % self.accumulate == 0 and self._stop_requested():
-                    raise KeyboardInterrupt
+                stepped = self.batches_done % self.accumulate == 0
+                if stepped and self.batches_done < self.batches_per_epoch and self._stop_requested():
+                    raise KeyboardInterrupt  # on the epoch's last step: validate and log it first
                 if progress:
                     progress.update(task, advance=self.global_batch, description=f"{epoch_name} loss {loss:.3f}")
         return {"epoch": self.epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan,
@@ -230,9 +232,10 @@ class Trainer:
                     f"{self.batches_done + 1}; stopped without saving these weights. The last good "
                     f"checkpoint is kept{kept}; try a lower training.optimizer.lr or training.amp=false")
             self.scaler.scale(loss / self.accumulate).backward()
-        self.batches_done += 1
-        if last_micro:
-            self._optimizer_step()
+        with self._uninterruptible():
+            self.batches_done += 1
+            if last_micro:
+                self._optimizer_step()
         if self.log and self.step % max(1, self.train_cfg.image_every) == 0 and last_micro:
             self.task.log_images(self.log, batch, outputs, self.step)
             self.log.scalars({"train/loss_step": global_loss.item(),
@@ -270,18 +273,17 @@ class Trainer:
                                   self.train_cfg.num_workers, self.amp_dtype)
 
     def _end_epoch(self, row: dict) -> None:
-        self.epoch, self.batches_done = self.epoch + 1, 0
-        if not distributed.is_main():
-            return
-        value = row.get(self.task.best_metric)
-        improved = value is not None and (self.best_metric is None or value > self.best_metric)
-        if improved:
-            self.best_metric = value
-        if self.run_dir is not None:
-            self._save("last.pt", metrics=row)
-            if improved or self.val_set is None:
-                self._save("best.pt", metrics=row)
-            self.log.epoch(row)
+        with self._uninterruptible():
+            self.epoch, self.batches_done = self.epoch + 1, 0
+            value = row.get(self.task.best_metric)
+            improved = value is not None and (self.best_metric is None or value > self.best_metric)
+            if improved:
+                self.best_metric = value
+            if self.run_dir is not None:  # rank 0 only
+                self._save("last.pt", metrics=row)
+                if improved or self.val_set is None:
+                    self._save("best.pt", metrics=row)
+                self.log.epoch(row)
         if self.console:
             self.console.print(_epoch_table(row, self.best_metric, self.task.headers))
 
@@ -312,6 +314,9 @@ class Trainer:
             return
 
         def request_stop(signum, frame):
+            if self._stop_flag and self._deferring:
+                self._interrupt_deferred = True
+                return
             if self._stop_flag:
                 raise KeyboardInterrupt
             self._stop_flag = True
@@ -325,9 +330,22 @@ class Trainer:
         finally:
             signal.signal(signal.SIGINT, previous)
 
+    @contextmanager
+    def _uninterruptible(self):
+        """A block a second Ctrl-C does not cut in two (an optimizer step with its counters, an
+        epoch's checkpoints and log row): the interrupt waits for its end, so last.pt never holds
+        half of it."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._interrupt_deferred:
+            raise KeyboardInterrupt
+
     def _stop_requested(self) -> bool:
         """Every process stops at the same step: one process's Ctrl-C stops them all."""
-        flag = torch.tensor(float(self._stop_flag))
+        flag = torch.tensor(float(self._stop_flag), device=self.device)
         return bool(distributed.all_reduce_sum(flag) > 0) if self.world > 1 else bool(flag)
 
     def _bare_model(self) -> torch.nn.Module:
