@@ -112,6 +112,13 @@ def test_train_reads_the_data_of_the_models_task_by_default(tmp_path):
     assert ball.returncode == 1 and "data/synthetic" in ball.stderr
 
 
+def test_resume_refuses_the_options_of_a_new_run(tmp_path):
+    result = tracknet("train", "--resume", "runs/train/exp/weights/last.pt", "--model", "fast_heatmap",
+                      "--dry-run", cwd=tmp_path)
+    assert result.returncode == 2 and "--model, --dry-run: for a new run" in " ".join(result.stderr.split())
+    assert not (tmp_path / "runs").exists()
+
+
 def test_train_help_lists_the_registered_models():
     result = tracknet("train", "--help")
     for name in ("fast_heatmap", "vit_heatmap", "convnext_fpn_heatmap"):

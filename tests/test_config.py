@@ -62,6 +62,12 @@ def test_typo_in_a_file_names_the_file(tmp_path, model_yaml):
     ("training.patch.size=[127,128]", "training.patch.size"),  # not a multiple of stride 2
     ("training.patch.ball_fraction=2", "training.patch.ball_fraction"),
     ("data.eval_stride=0", "data.eval_stride"),
+    ("training.epochs=0", "training.epochs"),
+    ("training.accumulate=0", "training.accumulate"),  # would divide by zero at the first step
+    ("training.val_every=0", "training.val_every"),  # would divide by zero after a whole epoch
+    ("training.num_workers=-1", "training.num_workers"),
+    ("training.optimizer.lr=-0.001", "training.optimizer.lr"),
+    ("training.optimizer.backbone_lr=0", "training.optimizer.backbone_lr"),
 ])
 def test_wrong_values_name_the_key(model_yaml, override, key):
     with pytest.raises(ConfigError, match=key.replace("[", r"\[")):

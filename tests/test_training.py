@@ -11,7 +11,7 @@ import torch
 
 from tests.conftest import make_tiny_dataset
 from tracknet_cli.config import load_config
-from tracknet_cli.errors import ConfigError, DataError
+from tracknet_cli.errors import ConfigError, DataError, TracknetError
 from tracknet_cli.evaluation.evaluate import evaluate_checkpoint, save_evaluation
 from tracknet_cli.training.checkpoint import load_checkpoint, load_model
 from tracknet_cli.training.launch import train
@@ -144,10 +144,19 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_data, tmp
     assert kept["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point())
 
 
-def test_resume_into_another_model_is_refused(tiny_data, tmp_path):
+def test_resume_into_another_run_is_refused(tiny_data, tmp_path):
     Trainer(tiny_config(tiny_data, "training.epochs=1"), tmp_path / "run").fit()
-    with pytest.raises(ConfigError, match="model.decoder.lateral_dim"):
-        Trainer.from_checkpoint(tmp_path / "run/weights/last.pt", ["model.decoder.lateral_dim=32"])
+    last = tmp_path / "run/weights/last.pt"
+    for override in ("model.decoder.lateral_dim=32", "training.optimizer.lr=1e-4", "training.batch_size=2",
+                     "data.stride=2"):
+        with pytest.raises(ConfigError, match=f"cannot resume .* with a different {override.split('=')[0]}"):
+            Trainer.from_checkpoint(last, [override])
+    extended = Trainer.from_checkpoint(last, ["training.epochs=2", "training.num_workers=0"]).fit()
+    assert extended.epochs_done == 2 and not extended.interrupted
+    elsewhere = tmp_path / "last.pt"
+    elsewhere.write_bytes(last.read_bytes())
+    with pytest.raises(TracknetError, match="not in a run's weights/ folder"):
+        Trainer.from_checkpoint(elsewhere)
 
 
 def test_strangers_and_truncated_checkpoints_are_refused(tmp_path):

@@ -340,7 +340,15 @@ def check_values(cfg: DictConfig) -> None:
     require(0.0 < augment.crop.min_size <= 1.0, "data.augment.crop.min_size", "expected (0, 1]")
     require(augment.motion_blur.max_kernel >= 3, "data.augment.motion_blur.max_kernel",
             "expected at least 3")
-    require(cfg.training.batch_size >= 1, "training.batch_size", "expected at least 1")
+    training = cfg.training
+    for key in ("epochs", "batch_size", "accumulate", "val_every", "image_every"):
+        require(training[key] >= 1, f"training.{key}", f"expected at least 1, got {training[key]}")
+    for key in ("num_workers", "grad_clip", "optimizer.weight_decay", "scheduler.warmup_epochs", "scheduler.min_lr"):
+        value = OmegaConf.select(training, key)
+        require(value >= 0, f"training.{key}", f"expected at least 0, got {value}")
+    for key in ("optimizer.lr", "optimizer.backbone_lr"):
+        value = OmegaConf.select(training, key)
+        require(value is None or value > 0, f"training.{key}", f"expected a positive learning rate, got {value}")
     require(cfg.training.freeze_backbone_epochs >= 0, "training.freeze_backbone_epochs", "expected at least 0")
     require(cfg.training.freeze_backbone_epochs == 0 or not model.backbone.get("freeze"),
             "training.freeze_backbone_epochs", "the backbone is frozen for the whole run (model.backbone.freeze); "

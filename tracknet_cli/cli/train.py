@@ -7,12 +7,22 @@ from pathlib import Path
 import typer
 from omegaconf import OmegaConf
 
-from tracknet_cli.config import DEFAULT_DATA, DEFAULT_TRAINING, available_configs, load_config, model_task
+from tracknet_cli.cli.options import given_options
+from tracknet_cli.config import (
+    DEFAULT_DATA,
+    DEFAULT_TRAINING,
+    available_configs,
+    load_config,
+    model_task,
+)
 from tracknet_cli.console import console, key_value_table, print_written
 from tracknet_cli.runs import new_run_dir
 
+NEW_RUN_OPTIONS = ("model", "data", "training", "name", "exist_ok", "dry_run")  # a resumed run has its own
+
 
 def train(
+    ctx: typer.Context,
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...",
                                           help="Config overrides, e.g. training.optimizer.lr=1e-4"),
     model: str = typer.Option(None, "--model", help="Model config name or path. Registered: "
@@ -43,6 +53,10 @@ def train(
                  (("epochs", epochs), ("batch_size", batch_size), ("device", device)) if value is not None]
     overrides = list(overrides or []) + shortcuts
     if resume is not None:
+        if given := given_options(ctx, NEW_RUN_OPTIONS):
+            raise typer.BadParameter(f"{', '.join(given)}: for a new run; --resume continues {resume} with "
+                                     "its own config and run directory (KEY=VALUE may change training.epochs)",
+                                     param_hint="--resume")
         console.print(f"Resuming [bold]{resume}[/]")
         result = run_training(None, None, devices, resume, overrides, console)
         _report(result, resume.parent.parent)

@@ -9,6 +9,7 @@ Adding a backbone or decoder is one entry in these tables.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -74,6 +75,14 @@ def check_model_config(model_cfg: DictConfig) -> None:
     """Validate every part before any work starts."""
     for kind in TASK_PARTS[model_cfg.task]:
         part_config(model_cfg, kind)
+
+
+def random_init(model_cfg: DictConfig) -> DictConfig:
+    """A copy of `model_cfg` whose backbone starts from random weights: for a model a checkpoint
+    then fills, which needs no pretrained files."""
+    copy = deepcopy(model_cfg)
+    OmegaConf.update(copy, "backbone.use_pretrained", False)
+    return copy
 
 
 def build_model(model_cfg: DictConfig) -> nn.Module:

@@ -14,6 +14,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from tracknet_cli import __version__
+from tracknet_cli.config import from_container, to_container
 from tracknet_cli.errors import ConfigError, DataError, describe
 from tracknet_cli.fileio import atomic_path
 
@@ -68,15 +69,25 @@ def restore_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(rng["cuda"])
 
 
+# what may change when a run resumes: where and how fast it runs, how long, how often it reports
+RESUMABLE = {"training.epochs", "training.device", "training.num_workers", "training.val_every",
+             "training.image_every", "data.root", "data.cache"}
+
+
 def check_resume_config(checkpoint: dict, cfg: DictConfig, path: Path) -> None:
-    """Refuse to resume into another model: every model key must match the checkpoint's."""
-    saved = OmegaConf.create(checkpoint["config"]["model"])
-    differences = sorted(_differences(OmegaConf.to_container(saved), OmegaConf.to_container(cfg.model), "model."))
+    """Refuse to resume into another run: the model, the data and the training must match the
+    checkpoint's (the sampler position, the optimizer state and the schedule assume them), but
+    for the RESUMABLE keys."""
+    saved, asked = to_container(from_container(checkpoint["config"])), to_container(cfg)
+    differences = sorted(key for section in ("model", "data", "training")
+                         for key in _differences(saved[section], asked[section], f"{section}.")
+                         if key not in RESUMABLE)
     if differences:
         raise ConfigError(
-            f"cannot resume {path}: it holds model {saved.get('name')!r} and the config asks for "
-            f"{cfg.model.name!r} with different {', '.join(differences[:6])}"
-            f"{' ...' if len(differences) > 6 else ''}"
+            f"cannot resume {path} with a different {', '.join(differences[:6])}"
+            f"{' ...' if len(differences) > 6 else ''}: it would not continue the same run "
+            f"(its model is {saved['model']['name']!r}); start a new run, or change only "
+            f"{', '.join(sorted(RESUMABLE))}"
         )
 
 
@@ -95,7 +106,6 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, DictConfig, dict]:
     """The model of a checkpoint, built from the config stored in it, in eval mode on `device`."""
-    from tracknet_cli.config import from_container
     from tracknet_cli.models import build_model
 
     checkpoint = load_checkpoint(path)

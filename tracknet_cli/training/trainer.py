@@ -38,6 +38,7 @@ from tracknet_cli.console import progress_bar
 from tracknet_cli.devices import autocast, autocast_dtype, select_device
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.models import build_model
+from tracknet_cli.models.build import part_config, random_init
 from tracknet_cli.training import distributed
 from tracknet_cli.training.checkpoint import (
     check_resume_config,
@@ -81,7 +82,10 @@ class Trainer:
         self.world = distributed.world_size()
         self.task = build_task(cfg)
         self._build_data()
-        self._build_model_and_optimisation()
+        if self.val_set is None and self.console:
+            self.console.print(f"[yellow]data config {cfg.data.name!r} has no val split: no validation, "
+                               "and best.pt follows the last epoch[/]")
+        self._build_model_and_optimisation(resuming=checkpoint is not None)
         self.epoch, self.step, self.batches_done, self.best_metric = 0, 0, 0, None
         self._stop_flag = False  # set by the first Ctrl-C
         self._deferring = self._interrupt_deferred = False  # a second Ctrl-C waits for a step's end
@@ -130,14 +134,14 @@ class Trainer:
             self.console.print("[yellow]BatchNorm statistics are per process on CPUs (PyTorch syncs "
                                "them on GPUs only): the curve differs slightly from one process.[/]")
 
-    def _build_model_and_optimisation(self) -> None:
+    def _build_model_and_optimisation(self, resuming: bool) -> None:
         cfg = self.cfg
-        self.model = build_model(cfg.model).to(self.device)
+        self.model = build_model(random_init(cfg.model) if resuming else cfg.model).to(self.device)
         if self.device.type == "cuda" and self.train_cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
         steps_per_epoch = self.batches_per_epoch // self.accumulate
         self.optimizer = build_optimizer(self.model, self.train_cfg.optimizer,
-                                         pretrained_backbone=bool(cfg.model.backbone.get("use_pretrained")))
+                                         pretrained_backbone=part_config(cfg.model, "backbone").use_pretrained)
         self.scheduler = build_scheduler(self.optimizer, self.train_cfg.scheduler,
                                          steps_per_epoch * self.train_cfg.epochs, steps_per_epoch)
         self.amp_dtype = autocast_dtype(self.device, self.train_cfg.amp)
@@ -165,6 +169,9 @@ class Trainer:
                         console: Console | None = None) -> Trainer:
         """Resume the run that wrote `path`: its run directory, its config plus `key=value` overrides."""
         path = Path(path)
+        if path.parent.name != "weights":  # the run is written where it was: <run>/weights/last.pt
+            raise TracknetError(f"--resume takes a run's weights/last.pt; {path} is not in a run's "
+                                "weights/ folder")
         checkpoint = load_checkpoint(path)
         cfg = apply_overrides(from_container(checkpoint["config"]), overrides)
         check_resume_config(checkpoint, cfg, path)
