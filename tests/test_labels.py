@@ -116,3 +116,12 @@ def test_wrong_header_is_reported_on_line_1(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(LabelError, match="not found"):
         read_labels(tmp_path / "nope.csv")
+
+
+def test_a_label_file_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "Label.csv"
+    path.write_bytes("file name,visibility,x-coordinate,y-coordinate,status\n0000.jpg,1,10,20,0\n"
+                     "0001.jpg,1,11,21,0 café\n".encode("latin-1"))  # a spreadsheet's Latin-1 export
+    with pytest.raises(LabelError, match="Label.csv:3: not UTF-8 text") as info:
+        read_labels(path)
+    assert info.value.kind == "encoding"

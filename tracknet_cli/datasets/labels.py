@@ -52,8 +52,15 @@ def read_labels(path: str | Path, on_defect: DefectHandler | None = None) -> pd.
     path = Path(path)
     if not path.is_file():
         raise LabelError(path, None, "label file not found", kind="missing-labels")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [row for row in csv.reader(handle)]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = [row for row in csv.reader(handle)]
+    except UnicodeDecodeError as exc:  # a spreadsheet's Latin-1 or UTF-16 export
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise LabelError(path, line, f"not UTF-8 text (byte {exc.object[exc.start]:#04x}); save it as UTF-8",
+                         kind="encoding") from None
+    except csv.Error as exc:  # a NUL byte, an unterminated quote
+        raise LabelError(path, None, f"not a readable CSV: {exc}", kind="csv") from None
     if not rows:
         raise LabelError(path, 1, "empty file, expected a header", kind="header")
     header = [cell.strip() for cell in rows[0]]

@@ -16,6 +16,7 @@ checkpoint.
 from __future__ import annotations
 
 import math
+import os
 import random
 import signal
 import threading
@@ -320,7 +321,11 @@ class Trainer:
             yield
             return
 
+        trainer_process = os.getpid()
+
         def request_stop(signum, frame):
+            if os.getpid() != trainer_process:  # a data-loader worker forked with this handler
+                return
             if self._stop_flag and self._deferring:
                 self._interrupt_deferred = True
                 return
