@@ -193,7 +193,7 @@ def test_dry_run_writes_nothing(tiny_data, tmp_path):
         [sys.executable, "-m", "tracknet_cli", "train", "--model", "fast_heatmap", "--data", str(tiny_data),
          "--dry-run", *TINY], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "Dry run (nothing written)" in result.stdout and "train_loss" in result.stdout
+    assert "Dry run (no run written)" in result.stdout and "train_loss" in result.stdout
     assert not (tmp_path / "runs").exists()
 
 

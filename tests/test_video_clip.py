@@ -68,6 +68,7 @@ def test_refuses_bad_inputs(tmp_path, badminton_labels):
     not_video.write_text("hello")
     with pytest.raises(DataError, match="cannot be opened as a video"):
         video_to_clip(not_video, badminton_labels, tmp_path / "b")
+    assert not (tmp_path / "a.partial").exists() and not (tmp_path / "b.partial").exists()
     full = tmp_path / "full"
     full.mkdir()
     (full / "x.jpg").write_bytes(b"")

@@ -37,7 +37,8 @@ def train(
     devices: int = typer.Option(1, "--devices", help="Processes for data-parallel training on this machine."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run of this last.pt exactly."),
     dry_run: bool = typer.Option(False, "--dry-run",
-                                 help="Print the config, run one train and one val batch, write nothing."),
+                                 help="Print the config, run one train and one val batch; no run is "
+                                 "written (a dataset without an index gets one)."),
     name: str = typer.Option(None, "--name", help="Run name under runs/train/ (default exp, exp2, ...)."),
     exist_ok: bool = typer.Option(False, "--exist-ok", help="Reuse the run directory if it exists."),
 ) -> None:
@@ -68,7 +69,7 @@ def train(
     if dry_run:
         console.print(OmegaConf.to_yaml(cfg))
         result = Trainer(cfg, None, console).dry_run()
-        console.print(key_value_table("Dry run (nothing written)", result.items()))
+        console.print(key_value_table("Dry run (no run written)", result.items()))
         return
     run_dir = new_run_dir("train", name, exist_ok)
     console.print(f"Training [bold]{cfg.model.name}[/] on [bold]{cfg.data.name}[/] into {run_dir}")

@@ -58,18 +58,22 @@ def video_to_clip(
     wanted = dict(zip(table["frame"], table["file"]))
 
     partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     written: set[int] = set()
-    with VideoReader(video) as reader:
+    with VideoReader(video) as reader:  # a video that does not open leaves no folder behind
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
         if on_start:
             on_start(reader.info.frame_count or len(wanted))
-        for frame_index, frame in enumerate(reader):
-            if frame_index in wanted:
-                _write_jpeg(partial / wanted[frame_index], frame, jpeg_quality)
-                written.add(frame_index)
-            if progress:
-                progress(1)
+        try:
+            for frame_index, frame in enumerate(reader):
+                if frame_index in wanted:
+                    _write_jpeg(partial / wanted[frame_index], frame, jpeg_quality)
+                    written.add(frame_index)
+                if progress:
+                    progress(1)
+        except BaseException:  # a full disk, Ctrl-C: the next try starts over, so keep nothing
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
         info, decoded = reader.info, reader.frames_read
 
     warnings = _check_against_video(table, written, decoded, info.frame_count, (info.width, info.height))

@@ -368,7 +368,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ dry run
     def dry_run(self) -> dict:
-        """One training step and one validation batch; nothing is written."""
+        """One training step and one validation batch; no run is written (a dataset without an
+        index gets one, as for any run)."""
         batch = next(iter(DataLoader(self.train_set, batch_size=self.local_batch, shuffle=True)))
         self.model.train()
         started = time.perf_counter()
