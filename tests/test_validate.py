@@ -58,6 +58,14 @@ def test_clean_dataset_has_no_defects(tiny_dataset):
     assert len(index.frames) == 40 and index.clip_ids()[0] == "game1/Clip1"
 
 
+@pytest.mark.parametrize("damaged", ["index.json", "index.csv"])
+def test_a_damaged_index_file_is_named(tiny_dataset, damaged):
+    validate_tracknet(tiny_dataset, workers=1)
+    (tiny_dataset / damaged).write_bytes(b"\x00{ not json, nor csv \xff")
+    with pytest.raises(DataError, match=f"{damaged} cannot be read .*run `tracknet prepare tracknet"):
+        DatasetIndex.load(tiny_dataset)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_every_planted_defect_is_reported(tiny_dataset, workers):
     expected = plant_defects(tiny_dataset)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from tracknet_cli import __version__
-from tracknet_cli.errors import DataError
+from tracknet_cli.errors import DataError, describe
 from tracknet_cli.fileio import atomic_path, write_json
 
 INDEX_CSV = "index.csv"
@@ -93,12 +93,8 @@ class DatasetIndex:
         csv_path, json_path = root / INDEX_CSV, root / INDEX_JSON
         if not (csv_path.is_file() and json_path.is_file()):
             raise DataError(f"{root} has no index; run `tracknet prepare tracknet --root {root}`")
-        try:
-            meta = json.loads(json_path.read_text(encoding="utf-8"))
-            frames = pd.read_csv(csv_path, keep_default_na=False, na_values=[""])
-        except (ValueError, OSError) as exc:
-            raise DataError(f"{csv_path} cannot be read ({exc}); run `tracknet prepare tracknet "
-                            f"--root {root}` again") from None
+        meta = _read_index_file(json_path, lambda path: json.loads(path.read_text(encoding="utf-8")))
+        frames = _read_index_file(csv_path, lambda path: pd.read_csv(path, keep_default_na=False, na_values=[""]))
         missing = set(INDEX_COLUMNS) - set(frames.columns)
         if missing:
             raise DataError(f"{csv_path} lacks columns {sorted(missing)}; run prepare again")
@@ -116,3 +112,12 @@ class DatasetIndex:
                     f"{label_file} changed after the index was written; run "
                     f"`tracknet prepare tracknet --root {self.root}` again"
                 )
+
+
+def _read_index_file(path: Path, read):
+    """`read(path)`, or an error naming the index file that is damaged and how to rebuild it."""
+    try:
+        return read(path)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path} cannot be read ({describe(exc)}); run `tracknet prepare tracknet "
+                        f"--root {path.parent}` again") from None
