@@ -58,6 +58,15 @@ def test_clean_dataset_has_no_defects(tiny_dataset):
     assert len(index.frames) == 40 and index.clip_ids()[0] == "game1/Clip1"
 
 
+def test_a_defective_badminton_row_is_reported_once(tiny_dataset):
+    clip = tiny_dataset / "game1/Clip1"
+    rows = ["Frame,Visibility,X,Y"] + [f"{frame},1,{40 + frame},{30 + frame}" for frame in range(10)]
+    rows[3] = "2,7,42,32"  # frame 2: a visibility code that does not exist
+    (clip / "Label.csv").write_text("\n".join(rows) + "\n")
+    defects = [d for d in validate_tracknet(tiny_dataset, workers=1).defects if "game1/Clip1" in d.path.as_posix()]
+    assert [(d.path.name, d.line) for d in defects] == [("Label.csv", 4)]  # not again as an unlabelled 0002.jpg
+
+
 @pytest.mark.parametrize("damaged", ["index.json", "index.csv"])
 def test_a_damaged_index_file_is_named(tiny_dataset, damaged):
     validate_tracknet(tiny_dataset, workers=1)

@@ -171,9 +171,11 @@ def _check_clip(
 
 
 def _names_on_lines(label_path: Path, lines: set[int]) -> set[str]:
-    """The first field of the given 1-based lines: the file a defective row was about."""
+    """The images the given 1-based lines were about: a tennis row's first field is the file name,
+    a badminton row's the frame number (its image NNNN.jpg)."""
     text = label_path.read_text(encoding="utf-8-sig").splitlines()
-    return {text[line - 1].split(",")[0].strip() for line in lines if 0 < line <= len(text)}
+    firsts = {text[line - 1].split(",")[0].strip() for line in lines if 0 < line <= len(text)}
+    return firsts | {f"{int(first):04d}.jpg" for first in firsts if first.isdigit()}
 
 
 def image_size(path: Path) -> tuple[int, int]:
