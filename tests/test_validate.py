@@ -1,6 +1,7 @@
 """`prepare tracknet` validation: every defect by file and line, the index, the frame cache."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -98,13 +99,14 @@ def test_cache_is_written_and_indexed(tiny_dataset):
     assert not list(report.cache_dir.rglob("*.tmp"))
 
 
-def test_stale_index_is_refused(tiny_dataset):
+def test_stale_index_is_refused_by_content_not_by_timestamps(tiny_dataset):
     validate_tracknet(tiny_dataset, workers=1)
     index_time = (tiny_dataset / "index.json").stat().st_mtime
     label = tiny_dataset / "game1/Clip1/Label.csv"
-    import os
-    os.utime(label, (index_time + 60, index_time + 60))
-    with pytest.raises(DataError, match="changed after the index"):
+    os.utime(label, (index_time + 60, index_time + 60))  # as a copy without -p leaves it
+    assert len(DatasetIndex.load(tiny_dataset).frames) == 40
+    label.write_text(label.read_text().replace("0009.jpg,1", "0009.jpg,0"))
+    with pytest.raises(DataError, match="game1/Clip1/Label.csv is not the file the index was written from"):
         DatasetIndex.load(tiny_dataset)
 
 

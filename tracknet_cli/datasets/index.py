@@ -8,6 +8,7 @@ so a dataset folder can be moved.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -66,6 +67,9 @@ class DatasetIndex:
     frames: pd.DataFrame  # INDEX_COLUMNS, clips in natural order, frames ascending in a clip
     caches: dict[str, str] = field(default_factory=dict)  # "512x288" -> folder relative to root
     created: float = field(default_factory=time.time)
+    # each indexed clip's Label.csv digest when the index was written: content, not mtimes, says
+    # whether the index is stale, so a dataset copied without its timestamps stays usable
+    label_digests: dict[str, str] = field(default_factory=dict)
 
     def clip_ids(self) -> list[str]:
         return list(dict.fromkeys(self.frames["clip"]))
@@ -77,12 +81,14 @@ class DatasetIndex:
     def save(self) -> Path:
         with atomic_path(self.root / INDEX_CSV) as tmp:
             self.frames[INDEX_COLUMNS].to_csv(tmp, index=False)
+        self.label_digests = {clip_id: _digest(self.root / clip_id / LABEL_FILE) for clip_id in self.clip_ids()}
         meta = {
             "version": __version__,
             "created": self.created,
             "clips": len(self.clip_ids()),
             "frames": len(self.frames),
             "caches": self.caches,
+            "labels": self.label_digests,
         }
         write_json(self.root / INDEX_JSON, meta)
         return self.root / INDEX_CSV
@@ -99,19 +105,24 @@ class DatasetIndex:
         if missing:
             raise DataError(f"{csv_path} lacks columns {sorted(missing)}; run prepare again")
         frames["file"] = frames["file"].astype(str)
-        index = cls(root, frames, dict(meta.get("caches", {})), float(meta.get("created", 0.0)))
+        index = cls(root, frames, dict(meta.get("caches", {})), float(meta.get("created", 0.0)),
+                    dict(meta.get("labels", {})))
         index._check_fresh()
         return index
 
     def _check_fresh(self) -> None:
-        """Refuse an index older than a label file it was built from: it would silently lie."""
+        """Refuse an index whose label files have changed since it was written: it would silently lie."""
         for clip_id in self.clip_ids():
             label_file = self.root / clip_id / LABEL_FILE
-            if label_file.is_file() and label_file.stat().st_mtime > self.created + 1.0:
-                raise DataError(
-                    f"{label_file} changed after the index was written; run "
-                    f"`tracknet prepare tracknet --root {self.root}` again"
-                )
+            if _digest(label_file) != self.label_digests.get(clip_id):
+                raise DataError(f"{label_file} is not the file the index was written from (changed, removed, "
+                                f"or an index of an older tracknet); run `tracknet prepare tracknet "
+                                f"--root {self.root}` again")
+
+
+def _digest(path: Path) -> str | None:
+    """SHA-256 of a file's bytes; None when it is not there."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def _read_index_file(path: Path, read):
