@@ -206,6 +206,14 @@ def test_torchvision_weights_load_from_the_hub_cache(monkeypatch, tmp_path):
     torch.testing.assert_close(backbone.stages[3][1][0].block[0].weight, reference.features[7][0].block[0].weight)
 
 
+def test_unfreezing_a_vit_leaves_its_mask_token_out():
+    backbone = ViTBackbone(ViTBackboneConfig(use_pretrained=False, preset="tiny"))
+    backbone.freeze()
+    backbone.unfreeze()  # data-parallel training refuses a parameter that asks for a gradient it never gets
+    trainable = {name for name, p in backbone.named_parameters() if p.requires_grad}
+    assert "model.embeddings.mask_token" not in trainable and len(trainable) > 10
+
+
 def test_random_weights_of_a_named_checkpoint_have_its_shape():
     backbone = ViTBackbone(ViTBackboneConfig(use_pretrained=False))  # dinov3-vits16, offline
     assert backbone.feature_info["patch"].channels == 384

@@ -564,3 +564,15 @@ def test_refdet_patch_size_is_checked_against_the_search_size(data):
     with pytest.raises(ConfigError, match=r"training.patch.size: expected \[W, H\] within the input size \[128, 96\]"):
         tiny_config(data_yaml, "training.patch.size=[100,64]")
     assert list(tiny_config(data_yaml, "training.patch.size=[64,64]").training.patch.size) == [64, 64]
+
+
+def test_two_processes_train_a_refdet_model(data, tmp_path):
+    """The model leaves its coarsest FPN level unused (return_stages [1,2,3], as shipped): data
+    parallel training must not take that for a fault (it did, on the second step)."""
+    from tracknet_cli.training.launch import train
+
+    _, data_yaml = data
+    train(tiny_config(data_yaml, "model.backbone.return_stages=[1,2,3]", "training.epochs=1"), tmp_path / "two",
+          devices=2)
+    assert load_checkpoint(tmp_path / "two/weights/last.pt")["step"] == 3  # 12 images, batches of 4
+    assert pd.read_csv(tmp_path / "two/results.csv")["epoch"].tolist() == [1]

@@ -163,7 +163,10 @@ class Trainer:
             self._wrap_data_parallel()  # DDP fixes the set of parameters with gradients when built
 
     def _wrap_data_parallel(self) -> None:
-        self.model = torch.nn.parallel.DistributedDataParallel(self._bare_model())
+        # a refdet model's FPN refines every level but the model uses only P2 and P3, so a coarser
+        # level's refinement gets no gradient: DDP must look for such parameters
+        unused = self.cfg.model.task == "refdet"
+        self.model = torch.nn.parallel.DistributedDataParallel(self._bare_model(), find_unused_parameters=unused)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, overrides: list[str] | tuple[str, ...] = (),

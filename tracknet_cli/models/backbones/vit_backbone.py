@@ -50,6 +50,15 @@ class ViTBackboneConfig:
 class ViTBackbone(Backbone):
     """[B, 3 * in_frames, H, W] -> {"patch": [B, C, H / 16, W / 16]}, CLS and registers removed."""
 
+    def _freeze_mask_token(self) -> None:
+        """The mask token serves masked pretraining only: it never gets a gradient here, which
+        data-parallel training refuses in a parameter that asks for one."""
+        self.model.embeddings.mask_token.requires_grad_(False)
+
+    def unfreeze(self) -> None:
+        super().unfreeze()
+        self._freeze_mask_token()
+
     def __init__(self, cfg: ViTBackboneConfig, in_frames: int = 1):
         super().__init__()
         self.model = _build_hf_model(cfg)
@@ -57,7 +66,7 @@ class ViTBackbone(Backbone):
         if config.patch_size != cfg.patch_size:
             raise TracknetError(f"{cfg.pretrained_model_name} has patch size {config.patch_size}, "
                                 f"the config says model.backbone.patch_size={cfg.patch_size}")
-        self.model.embeddings.mask_token.requires_grad_(False)  # masked pretraining only
+        self._freeze_mask_token()
         self.patch_size = config.patch_size
         self.prefix_tokens = 1 + config.num_register_tokens  # CLS, then registers, then patches
         self.feature_info = {"patch": FeatureInfo(config.hidden_size, config.patch_size)}
