@@ -285,3 +285,17 @@ def test_per_row_original_sizes_and_tensor_input():
     np.testing.assert_allclose(out[0], rescale_points(np.array([10.0, 20.0]), HEATMAP, (1280, 720)))
     np.testing.assert_allclose(out[1], [(10.5 * 7.5) - 0.5, (20.5 * 7.5) - 0.5])
     assert np.isnan(out[2]).all()
+
+
+def test_candidates_are_one_per_blob_and_only_real_peaks():
+    from tracknet_cli.evaluation.decode import decode_candidates
+
+    tie = torch.full((1, 20, 30), -8.0)
+    tie[0, 10, 14] = tie[0, 10, 15] = 5.0  # two equal pixels (bf16 logits tie often): one blob
+    points, scores = decode_candidates(tie, 0.5, k=3)
+    assert scores[0].tolist() == pytest.approx([torch.sigmoid(torch.tensor(5.0)).item(), 0.0, 0.0])
+    assert points[0, 0].tolist() == [14.0, 10.0] and torch.isnan(points[0, 1:]).all()
+    two = torch.full((1, 20, 30), -8.0)
+    two[0, 3, 4], two[0, 15, 25] = 4.0, 6.0  # two balls: the stronger first
+    points, scores = decode_candidates(two, 0.5, k=3)
+    assert points[0, :2].tolist() == [[25.0, 15.0], [4.0, 3.0]] and scores[0, 2] == 0

@@ -47,13 +47,16 @@ def decode_candidates(
     if logits.ndim != 3:
         raise ValueError(f"expected heatmaps [N, Hh, Wh], got shape {tuple(logits.shape)}")
     maps = logits.detach().float()
-    # a local peak is the maximum of its 5x5 neighbourhood: one candidate per blob
-    is_peak = maps == F.max_pool2d(maps[:, None], 5, stride=1, padding=2)[:, 0]
+    n, height, width = maps.shape
+    # a local peak is the pixel its own 5x5 window picks as the maximum: one candidate per blob,
+    # also where two pixels tie (the window picks the first of them)
+    _, chosen = F.max_pool2d(maps[:, None], 5, stride=1, padding=2, return_indices=True)
+    is_peak = chosen[:, 0] == torch.arange(height * width, device=maps.device).view(height, width)
     peak_values = torch.where(is_peak, maps, torch.full_like(maps, -float("inf")))
-    k = min(k, maps.shape[1] * maps.shape[2])
-    index = peak_values.flatten(1).topk(k, dim=1).indices  # [N, k]
-    points, scores = _refine(maps, index, from_logits)
-    found = scores >= threshold
+    k = min(k, height * width)
+    top = peak_values.flatten(1).topk(k, dim=1)  # [N, k]; -inf where a map has fewer peaks
+    points, scores = _refine(maps, top.indices, from_logits)
+    found = (scores >= threshold) & torch.isfinite(top.values)
     points[~found] = float("nan")
     return points, torch.where(found, scores, torch.zeros_like(scores))
 
