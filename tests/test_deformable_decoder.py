@@ -141,6 +141,16 @@ def tiny_deformable_model():
     return build_model(cfg.model).eval(), cfg
 
 
+def test_a_model_that_ran_in_inference_mode_still_trains():
+    model, _ = tiny_deformable_model()
+    frames = torch.randn(1, 3, 3, 64, 128)
+    with torch.inference_mode():  # predict or benchmark first: the per-shape tables are made here
+        model(frames)
+    model.train()
+    model(frames).mean().backward()  # ... and a training step reuses them
+    assert all(p.grad is not None for p in model.decoder.parameters() if p.requires_grad)
+
+
 def test_attention_maps_from_the_api(tmp_path):
     from tracknet_cli.datasets.tracknet import SampleSpec
 

@@ -156,8 +156,10 @@ class DeformableFPNDecoder(nn.Module):
 
 @functools.lru_cache(maxsize=32)
 def _level_sizes(shapes: tuple[tuple[int, int], ...], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """[L, 2] (W, H) per level, made once per shapes: a per-call copy to the GPU would wait on it."""
-    return torch.tensor([[w, h] for h, w in shapes], dtype=dtype, device=device)
+    """[L, 2] (W, H) per level, made once per shapes: a per-call copy to the GPU would wait on it.
+    Made outside inference mode, or a later training step could not save it for backward."""
+    with torch.inference_mode(False):
+        return torch.tensor([[w, h] for h, w in shapes], dtype=dtype, device=device)
 
 
 def pixel_centres(shapes: Shapes, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

@@ -44,9 +44,11 @@ def _check_supported(value: torch.Tensor) -> None:
 @functools.lru_cache(maxsize=64)
 def _level_table(shapes: LevelShapes, device: torch.device) -> torch.Tensor:
     """[L, 3] int64 (H, W, start) on the device; made once per set of shapes, so steady-state
-    calls do no host-to-device copy (which would synchronise)."""
+    calls do no host-to-device copy (which would synchronise). Made outside inference mode, or a
+    later training step could not save it for backward."""
     rows = [(h, w, start) for (h, w), start in zip(shapes, level_starts(shapes))]
-    return torch.tensor(rows, dtype=torch.int64, device=device)
+    with torch.inference_mode(False):
+        return torch.tensor(rows, dtype=torch.int64, device=device)
 
 
 class _MSDeformAttn(torch.autograd.Function):
