@@ -141,6 +141,22 @@ def tiny_deformable_model():
     return build_model(cfg.model).eval(), cfg
 
 
+def test_a_checkpoint_trained_with_triton_runs_anywhere(tmp_path):
+    from omegaconf import OmegaConf
+
+    from tracknet_cli.config import to_container
+    from tracknet_cli.training.checkpoint import load_model, save_checkpoint
+
+    model, cfg = tiny_deformable_model()
+    OmegaConf.update(cfg, "model.decoder.msda_backend", "triton")  # what the GPU run was told
+    save_checkpoint(tmp_path / "best.pt", model=model, config=to_container(cfg), epoch=1, step=1)
+    loaded, loaded_cfg, _ = load_model(tmp_path / "best.pt", "cpu")
+    assert loaded_cfg.model.decoder.msda_backend == "auto"
+    frames = torch.randn(1, 3, 3, 64, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(frames), model(frames))
+
+
 def test_a_model_that_ran_in_inference_mode_still_trains():
     model, _ = tiny_deformable_model()
     frames = torch.randn(1, 3, 3, 64, 128)

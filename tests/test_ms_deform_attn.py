@@ -336,6 +336,15 @@ def test_backend_choice(monkeypatch):
         resolve_backend("fast", "cpu")
 
 
+def test_tracing_always_takes_pytorch(monkeypatch):
+    import tracknet_cli.ops.ms_deform_attn.dispatch as dispatch
+
+    monkeypatch.setattr(dispatch, "_tracing", lambda: True)  # as under torch.onnx.export or jit.trace
+    assert resolve_backend("triton", "cuda") == "torch"  # a Triton kernel cannot be recorded
+    monkeypatch.setenv(BACKEND_ENV_VAR, "triton")
+    assert resolve_backend("auto", "cuda") == "torch"
+
+
 @pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed")
 @pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") == "1",
                     reason="the interpreter takes CPU tensors")

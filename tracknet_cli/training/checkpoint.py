@@ -111,6 +111,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
     checkpoint = load_checkpoint(path)
     cfg = from_container(checkpoint["config"])
     OmegaConf.update(cfg, "model.backbone.use_pretrained", False)  # the checkpoint holds the weights
+    if OmegaConf.select(cfg, "model.decoder.msda_backend") is not None:  # a training machine's choice:
+        cfg.model.decoder.msda_backend = "auto"  # Triton where it runs, PyTorch elsewhere (same results)
     model = build_model(cfg.model)
     try:
         model.load_state_dict(checkpoint["model"])

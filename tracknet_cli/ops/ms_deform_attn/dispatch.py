@@ -1,10 +1,10 @@
 """The public entry point: argument checks, then the PyTorch or the Triton backend.
 
-Backend choice: an explicit `backend="torch"` or `"triton"` always wins. With `backend="auto"`
-the environment variable TRACKNET_MSDA_BACKEND (torch | triton | auto) decides when set; left
-at auto, Triton runs CUDA tensors when triton is installed and PyTorch runs everything else,
-and while a model is traced or exported (jit trace, ONNX, torch.export) PyTorch always runs,
-since a Triton kernel cannot be recorded in those graphs.
+Backend choice: while a model is traced or exported (jit trace, ONNX, torch.export) PyTorch
+always runs, since a Triton kernel cannot be recorded in those graphs. Otherwise an explicit
+`backend="torch"` or `"triton"` wins. With `backend="auto"` the environment variable
+TRACKNET_MSDA_BACKEND (torch | triton | auto) decides when set; left at auto, Triton runs CUDA
+tensors when triton is installed and PyTorch runs everything else.
 """
 
 from __future__ import annotations
@@ -56,9 +56,10 @@ def resolve_backend(backend: str, device: torch.device | str) -> str:
     choice = _validated(backend, "backend")
     if choice == "auto":
         choice = _validated(os.environ.get(BACKEND_ENV_VAR) or "auto", BACKEND_ENV_VAR)
+    if _tracing():
+        return "torch"
     if choice == "auto":
-        usable = torch.device(device).type == "cuda" and _triton_installed() and not _tracing()
-        return "triton" if usable else "torch"
+        return "triton" if torch.device(device).type == "cuda" and _triton_installed() else "torch"
     if choice == "triton" and not _triton_installed():
         raise TracknetError("the triton backend needs the triton package; install it or use "
                             "backend='torch'")
