@@ -58,6 +58,14 @@ def test_run_writes_everything(tiny_data, tmp_path):
     assert model(torch.zeros(1, 3, 3, 64, 128)).shape == (1, 3, 32, 64)
 
 
+@pytest.fixture(scope="module")
+def straight_run(tiny_data, tmp_path_factory):
+    """The uninterrupted run the interrupted ones must reproduce."""
+    run = tmp_path_factory.mktemp("straight") / "run"
+    Trainer(tiny_config(tiny_data), run).fit()
+    return run
+
+
 def ctrl_c_on_step(n: int):
     """An `_optimizer_step` that presses Ctrl-C after the n-th step (4 steps an epoch here)."""
     original, calls = Trainer._optimizer_step, {"n": 0}
@@ -90,9 +98,9 @@ def ctrl_c_twice_while_validating():
     (lambda: ctrl_c_on_step(4), (1, 0, 4)),  # the epoch's last step: validated and logged first
     (ctrl_c_twice_while_validating, (0, 4, 4)),  # validation cut short: redone on resume
 ], ids=["mid-epoch", "last-step", "while-validating"])
-def test_interrupted_run_resumes_to_the_same_weights(tiny_data, tmp_path, monkeypatch, interrupt, saved_state):
-    Trainer(tiny_config(tiny_data), tmp_path / "straight").fit()
-    straight = pd.read_csv(tmp_path / "straight/results.csv")
+def test_interrupted_run_resumes_to_the_same_weights(tiny_data, straight_run, tmp_path, monkeypatch, interrupt,
+                                                     saved_state):
+    straight = pd.read_csv(straight_run / "results.csv")
 
     with monkeypatch.context() as patch:
         patch.setattr(Trainer, *interrupt())
@@ -103,7 +111,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny_data, tmp_path, monkey
 
     resumed = Trainer.from_checkpoint(tmp_path / "broken/weights/last.pt").fit()
     assert resumed.epochs_done == 2 and not resumed.interrupted
-    a, b = weights(tmp_path / "straight/weights/last.pt"), weights(tmp_path / "broken/weights/last.pt")
+    a, b = weights(straight_run / "weights/last.pt"), weights(tmp_path / "broken/weights/last.pt")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
     broken = pd.read_csv(tmp_path / "broken/results.csv")
