@@ -242,3 +242,14 @@ def test_part_config_errors_name_the_key(override, words):
 def test_presets_refuse_pretrained_weights():
     with pytest.raises(TracknetError, match="use_pretrained=false"):
         ConvNeXtBackbone(ConvNeXtBackboneConfig(preset="tiny", use_pretrained=True))
+
+
+@pytest.mark.parametrize("model,override,key", [
+    ("convnext_deformable_fpn_heatmap", "model.decoder.n_heads=0", "model.decoder.n_heads"),
+    ("convnext_deformable_fpn_heatmap", "model.decoder.n_points=0", "model.decoder.n_points"),
+    ("fast_heatmap", "model.head.channels=0", "model.head.channels"),
+    ("fast_heatmap", "model.backbone.channels=[32,64,0]", "model.backbone.channels"),
+])
+def test_a_zero_width_or_count_is_refused_by_key_before_any_build(model, override, key):
+    with pytest.raises(ConfigError, match=f"{key}: expected whole numbers of at least 1"):
+        load_config(model=model, overrides=[override])

@@ -10,6 +10,7 @@ Adding a backbone or decoder is one entry in these tables.
 from __future__ import annotations
 
 from copy import deepcopy
+from dataclasses import fields
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -65,10 +66,22 @@ def part_config(model_cfg: DictConfig, kind: str) -> Any:
     schema = kind_types[part_type][1]
     check_keys(values, schema(), f"model.{kind}.", source=f"model {model_cfg.name or '(unnamed)'}")
     try:
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
+        part = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
     except OmegaConfBaseException as exc:
         key = f"model.{kind}.{getattr(exc, 'full_key', '?')}"
         raise ConfigError(f"{key}: {describe(exc)}") from None
+    _check_counts(part, kind)
+    return part
+
+
+def _check_counts(part: Any, kind: str) -> None:
+    """Every whole number of a part's config is a width, a count, a factor or a 1-based stage:
+    zero or less would fail deep in the build or the first forward, so it fails here, by key."""
+    for field in fields(part):
+        value = getattr(part, field.name)
+        numbers = value if isinstance(value, list) else [value]
+        if any(isinstance(n, int) and not isinstance(n, bool) and n < 1 for n in numbers):
+            raise ConfigError(f"model.{kind}.{field.name}: expected whole numbers of at least 1, got {value}")
 
 
 def check_model_config(model_cfg: DictConfig) -> None:
