@@ -74,11 +74,11 @@ RESUMABLE = {"training.epochs", "training.device", "training.num_workers", "trai
              "training.image_every", "data.root", "data.cache"}
 
 
-def check_resume_config(checkpoint: dict, cfg: DictConfig, path: Path) -> None:
-    """Refuse to resume into another run: the model, the data and the training must match the
-    checkpoint's (the sampler position, the optimizer state and the schedule assume them), but
-    for the RESUMABLE keys."""
-    saved, asked = to_container(from_container(checkpoint["config"])), to_container(cfg)
+def check_resume_config(saved_cfg: DictConfig, cfg: DictConfig, path: Path) -> None:
+    """Refuse to resume into another run: the model, the data and the training of `cfg` must match
+    the checkpoint's `saved_cfg` (the sampler position, the optimizer state and the schedule assume
+    them), but for the RESUMABLE keys."""
+    saved, asked = to_container(saved_cfg), to_container(cfg)
     differences = sorted(key for section in ("model", "data", "training")
                          for key in _differences(saved[section], asked[section], f"{section}.")
                          if key not in RESUMABLE)

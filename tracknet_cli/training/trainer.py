@@ -177,8 +177,9 @@ class Trainer:
             raise TracknetError(f"--resume takes a run's weights/last.pt; {path} is not in a run's "
                                 "weights/ folder")
         checkpoint = load_checkpoint(path)
-        cfg = apply_overrides(from_container(checkpoint["config"]), overrides)
-        check_resume_config(checkpoint, cfg, path)
+        saved = from_container(checkpoint["config"])
+        cfg = apply_overrides(saved, overrides)
+        check_resume_config(saved, cfg, path)
         return cls(cfg, path.parent.parent, console, checkpoint)
 
     # ------------------------------------------------------------------------------------ fit
