@@ -1,6 +1,6 @@
 """What the trainer needs to know about a task: its data, its loss, how it validates.
 
-    task = build_task(cfg)          # by cfg.model.task: heatmap (ball) or refdet
+    task = HeatmapTask(cfg)             # the task table names the class of each task
     train_set, val_set = task.datasets()
     outputs = model(*task.inputs(batch, device))
     terms = task.losses(outputs, batch, device)        # [(weight, sum, count), ...]
@@ -9,16 +9,3 @@
 The trainer owns everything else (schedule, precision, accumulation, checkpoints, logging), so a
 new task is one module here.
 """
-
-from __future__ import annotations
-
-from omegaconf import DictConfig
-
-from tracknet_cli.training.tasks.heatmap import HeatmapTask
-from tracknet_cli.training.tasks.refdet import RefdetTask
-
-TASKS = {"heatmap": HeatmapTask, "refdet": RefdetTask}
-
-
-def build_task(cfg: DictConfig) -> HeatmapTask | RefdetTask:
-    return TASKS[cfg.model.task](cfg)
