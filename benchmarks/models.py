@@ -23,10 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from tracknet_cli.benchmark import gmacs_per_forward
-from tracknet_cli.config import load_config
 from tracknet_cli.fileio import write_json
-from tracknet_cli.models import available_models, build_model
 from tracknet_cli.runs import new_run_dir
+from tracknet_cli.tasks import available_models, build_model, load_config
 from tracknet_cli.timing import median_ms
 
 INPUT = (288, 512)  # (H, W)

@@ -27,17 +27,15 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from tracknet_cli.config import load_config
-from tracknet_cli.datasets.tracknet import SampleSpec
 from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.devices import autocast, select_device
 from tracknet_cli.fileio import write_json
-from tracknet_cli.inference.letterbox import Letterbox
 from tracknet_cli.inference.overlay import draw_ball, video_writer
 from tracknet_cli.inference.predictor import Predictor
-from tracknet_cli.inference.video_prediction import PredictVideoOptions, predict_video
-from tracknet_cli.models import build_model
+from tracknet_cli.inference.video_prediction import VideoOptions, predict_video
+from tracknet_cli.model_input import Letterbox, SampleSpec
 from tracknet_cli.runs import new_run_dir
+from tracknet_cli.tasks import build_model, load_config
 from tracknet_cli.timing import median_ms
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/videos/tennis_broadcast_1080p.mp4"
@@ -53,7 +51,7 @@ def model_only_fps(predictor: Predictor, batch: int, repeats: int) -> float:
 
 def end_to_end_fps(predictor: Predictor, video: Path, batch: int) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as out:
-        options = PredictVideoOptions(batch_size=batch, overlay=True)
+        options = VideoOptions(batch_size=batch, overlay=True)
         predict_video(video, predictor, out, options)  # warm-up: allocator, codec
         result = predict_video(video, predictor, out, options)
     return result.fps, result.frames

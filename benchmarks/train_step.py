@@ -21,10 +21,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from tracknet_cli.config import load_config
 from tracknet_cli.fileio import write_json
-from tracknet_cli.models import available_models
 from tracknet_cli.runs import new_run_dir
+from tracknet_cli.tasks import available_models, load_config
 from tracknet_cli.training.trainer import Trainer
 
 

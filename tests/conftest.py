@@ -10,9 +10,16 @@ import pandas as pd
 import pytest
 
 from tracknet_cli.datasets.labels import write_tennis_labels
+from tracknet_cli.tasks import task_of
+from tracknet_cli.training.trainer import Trainer
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 TINY_SIZE = (320, 180)  # (W, H) of the tiny dataset's frames
+
+
+def make_trainer(cfg, run_dir, *args, **kwargs) -> Trainer:
+    """A Trainer of `cfg` with its task from the task table (what `tracknet train` builds)."""
+    return Trainer(cfg, task_of(cfg), run_dir, *args, **kwargs)
 
 
 def fixture_path(relative: str) -> Path:

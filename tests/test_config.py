@@ -1,8 +1,9 @@
 import pytest
 from omegaconf import OmegaConf
 
-from tracknet_cli.config import available_configs, load_config, save_config
+from tracknet_cli.config import available_configs, save_config
 from tracknet_cli.errors import ConfigError
+from tracknet_cli.tasks import load_config
 
 
 @pytest.fixture

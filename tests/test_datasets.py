@@ -6,18 +6,17 @@ from torch.utils.data import DataLoader
 
 from tests.conftest import TINY_SIZE, ball_track, make_tiny_dataset
 from tracknet_cli.config import DataConfig, PatchConfig
-from tracknet_cli.datasets.geometry import rescale_points
 from tracknet_cli.datasets.index import DatasetIndex
 from tracknet_cli.datasets.tracknet import (
-    SampleSpec,
     TrackNetFrameDataset,
     TrackNetSequenceDataset,
     load_index,
-    normalize_frames,
     select_clips,
 )
 from tracknet_cli.datasets.validate import validate_tracknet
 from tracknet_cli.errors import ConfigError, DataError
+from tracknet_cli.geometry import rescale_points
+from tracknet_cli.model_input import SampleSpec, normalize
 
 SPEC = SampleSpec(frames=3, output_frames=1, input_size=(128, 72), heatmap_size=(64, 36), sigma=1.5)
 
@@ -188,5 +187,5 @@ def test_uint8_frames_normalise_to_the_contract(tiny_dataset):
     index = load_index(tiny_dataset)
     raw = TrackNetSequenceDataset(index, SPEC, normalize=False)[4]
     assert raw["frames"].dtype == torch.uint8 and raw["frames"].shape == (3, 3, 72, 128)
-    torch.testing.assert_close(normalize_frames(raw["frames"], SPEC),
+    torch.testing.assert_close(normalize(raw["frames"], SPEC.mean, SPEC.std),
                                TrackNetSequenceDataset(index, SPEC)[4]["frames"])

@@ -16,7 +16,11 @@ import pytest
 import torch
 
 from tracknet_cli.errors import TracknetError
-from tracknet_cli.inference.attention_maps import attention_maps, draw_attention, save_attention_map
+from tracknet_cli.evaluation.attention_maps import (
+    attention_maps,
+    draw_attention,
+    save_attention_map,
+)
 from tracknet_cli.models.backbones.base import FeatureInfo
 from tracknet_cli.models.decoders.deformable_decoder import (
     DeformableFPNDecoder,
@@ -83,7 +87,7 @@ def test_pixel_centres_and_sine_position():
 def test_decoder_maps_levels_to_the_heatmap():
     info = {"stage1": FeatureInfo(8, 4), "stage2": FeatureInfo(12, 8), "stage3": FeatureInfo(16, 16)}
     cfg = DeformableFPNDecoderConfig(d_model=32, n_heads=4, n_points=2, num_encoder_layers=2, ffn_dim=64,
-                                     lateral_dim=24, msda_backend="torch")
+                                     lateral_dim=24)
     decoder = DeformableFPNDecoder(info, cfg)
     features = {"stage1": torch.randn(2, 8, 16, 24), "stage2": torch.randn(2, 12, 8, 12),
                 "stage3": torch.randn(2, 16, 4, 6)}
@@ -130,31 +134,30 @@ def test_module_gives_the_same_output_and_gradients_with_either_backend(both_bac
 # --- attention maps ---------------------------------------------------------------------------
 
 def tiny_deformable_model():
-    from tracknet_cli.config import load_config
-    from tracknet_cli.models import build_model
+    from tracknet_cli.tasks import build_model, load_config
 
     cfg = load_config(model="convnext_deformable_fpn_heatmap", overrides=[
         "model.backbone.use_pretrained=false", "model.backbone.preset=tiny", "model.input_size=[128,64]",
         "model.heatmap.size=[64,32]", "model.decoder.d_model=32", "model.decoder.n_heads=4",
-        "model.decoder.num_encoder_layers=2", "model.decoder.ffn_dim=64", "model.decoder.lateral_dim=16",
-        "model.decoder.msda_backend=torch"])
+        "model.decoder.num_encoder_layers=2", "model.decoder.ffn_dim=64", "model.decoder.lateral_dim=16"])
     return build_model(cfg.model).eval(), cfg
 
 
-def test_a_checkpoint_trained_with_triton_runs_anywhere(tmp_path):
-    from omegaconf import OmegaConf
+def test_the_attention_backend_is_a_runtime_choice_not_a_model_key(monkeypatch):
+    """A config that still names a backend is told where the choice went; a checkpoint that saved
+    one loads without it (tests/test_legacy.py), and the environment picks the backend at run time."""
+    from tracknet_cli.commands.train import set_msda_backend
+    from tracknet_cli.errors import ConfigError
+    from tracknet_cli.ops.ms_deform_attn import BACKEND_ENV_VAR, resolve_backend
+    from tracknet_cli.tasks import load_config
 
-    from tracknet_cli.config import to_container
-    from tracknet_cli.training.checkpoint import load_model, save_checkpoint
-
-    model, cfg = tiny_deformable_model()
-    OmegaConf.update(cfg, "model.decoder.msda_backend", "triton")  # what the GPU run was told
-    save_checkpoint(tmp_path / "best.pt", model=model, config=to_container(cfg), epoch=1, step=1)
-    loaded, loaded_cfg, _ = load_model(tmp_path / "best.pt", "cpu")
-    assert loaded_cfg.model.decoder.msda_backend == "auto"
-    frames = torch.randn(1, 3, 3, 64, 128)
-    with torch.no_grad():
-        torch.testing.assert_close(loaded(frames), model(frames))
+    with pytest.raises(ConfigError, match="model.decoder.msda_backend is no longer a model key: .*TRACKNET_MSDA_BACKEND"):
+        load_config(model="convnext_deformable_fpn_heatmap", overrides=["model.decoder.msda_backend=torch"])
+    monkeypatch.setenv(BACKEND_ENV_VAR, "auto")  # restored after the test, whatever set_msda_backend sets
+    set_msda_backend("torch")
+    assert resolve_backend("auto", "cuda") == "torch"
+    with pytest.raises(TracknetError, match="must be one of auto, torch, triton"):
+        set_msda_backend("fast")
 
 
 def test_a_model_that_ran_in_inference_mode_still_trains():
@@ -168,7 +171,7 @@ def test_a_model_that_ran_in_inference_mode_still_trains():
 
 
 def test_attention_maps_from_the_api(tmp_path):
-    from tracknet_cli.datasets.tracknet import SampleSpec
+    from tracknet_cli.model_input import SampleSpec
 
     model, cfg = tiny_deformable_model()
     frames = torch.randint(0, 256, (3, 3, 64, 128), dtype=torch.uint8)
@@ -187,8 +190,7 @@ def test_attention_maps_from_the_api(tmp_path):
 
 
 def test_attention_maps_need_a_deformable_model():
-    from tracknet_cli.config import load_config
-    from tracknet_cli.models import build_model
+    from tracknet_cli.tasks import build_model, load_config
 
     model = build_model(load_config(model="fast_heatmap").model)
     with pytest.raises(TracknetError, match="deformable encoder.*FPNDecoder"):

@@ -14,13 +14,13 @@ from tests.conftest import fixture_path
 from tracknet_cli import __version__
 from tracknet_cli.benchmark import BenchmarkSettings, benchmark_models
 from tracknet_cli.cli.app import app
-from tracknet_cli.config import load_config, to_container
+from tracknet_cli.config import to_container
 from tracknet_cli.errors import DataError, TracknetError
-from tracknet_cli.export import METADATA_KEY, OnnxModel, export, load_weights
-from tracknet_cli.inference.predictor import Predictor
-from tracknet_cli.inference.video_prediction import PredictVideoOptions, predict_video
-from tracknet_cli.models import available_models, build_model
+from tracknet_cli.export import export
+from tracknet_cli.inference.video_prediction import VideoOptions, predict_video
+from tracknet_cli.tasks import available_models, build_model, load_config
 from tracknet_cli.training.checkpoint import save_checkpoint
+from tracknet_cli.weights import ONNX_METADATA_KEY, OnnxModel, load_predictor, load_weights
 
 SMALL = ["model.backbone.use_pretrained=false", "model.input_size=[128,64]", "model.heatmap.size=[64,32]"]
 PER_MODEL = {  # CPU-sized versions of the registered architectures
@@ -48,7 +48,7 @@ def test_every_model_exports_to_onnx_within_tolerance(name, tmp_path):
     graph = onnx.load(str(result.path))
     assert graph.opset_import[0].version >= 17
     assert graph.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"  # dynamic batch
-    meta = json.loads({p.key: p.value for p in graph.metadata_props}[METADATA_KEY])
+    meta = json.loads({p.key: p.value for p in graph.metadata_props}[ONNX_METADATA_KEY])
     assert meta["model"] == name and meta["frames"] == 3 and meta["output_frames"] == cfg.model.output_frames
     assert meta["input_size"] == [128, 64] and meta["heatmap_size"] == [64, 32]
     assert meta["mean"] == list(cfg.model.mean) and meta["version"] == __version__
@@ -99,10 +99,10 @@ def test_onnx_weights_in_predict_video_give_the_checkpoint_track(tmp_path):
     video = fixture_path("videos/tennis_broadcast_1080p.mp4")
     tracks = []
     for path in (weights, onnx_path):
-        predictor = Predictor.from_checkpoint(path, "cpu", threshold=0.0)
+        predictor = load_predictor(path, "cpu", threshold=0.0)
         tracks.append(pd.read_csv(predict_video(video, predictor, tmp_path / path.suffix[1:],
-                                                PredictVideoOptions(batch_size=8)).csv))
-    assert isinstance(Predictor.from_checkpoint(onnx_path, "cpu").model, OnnxModel)
+                                                VideoOptions(batch_size=8)).csv))
+    assert isinstance(load_predictor(onnx_path, "cpu").model, OnnxModel)
     assert (tracks[0]["Visibility"] == tracks[1]["Visibility"]).all()
     assert np.abs(tracks[0][["X", "Y"]].to_numpy() - tracks[1][["X", "Y"]].to_numpy()).max() <= 0.5
 
@@ -157,15 +157,17 @@ def test_benchmark_takes_any_window_length(frames):
     assert row["status"] == "ok" and row["throughput_fps"] > 0, row
 
 
-def test_eval_refuses_attention_maps_of_a_model_without_them_before_scoring(tmp_path):
-    from tracknet_cli.evaluation.evaluate import evaluate_checkpoint
+def test_eval_refuses_attention_maps_of_a_model_without_them_before_scoring(tmp_path, monkeypatch):
+    from tracknet_cli.commands.evaluate import evaluate
+    from tracknet_cli.evaluation.run import EvalOptions
 
     weights, _ = small_checkpoint(tmp_path, "fast_heatmap")
+    monkeypatch.chdir(tmp_path)
     started = []
     with pytest.raises(TracknetError, match="deformable encoder.*FPNDecoder"):
-        evaluate_checkpoint(weights, data=str(tmp_path / "never_read.yaml"), attention_maps=2,
-                            on_start=started.append)
-    assert started == []  # refused before any data was read or any frame was scored
+        evaluate(weights, data=str(tmp_path / "never_read.yaml"), options=EvalOptions(attention_maps=2),
+                 on_start=started.append)
+    assert started == [] and not (tmp_path / "runs").exists()  # refused before any data was read or any frame was scored
 
 
 def test_peak_memory_measures_a_block_and_gives_up_quietly_without_proc(monkeypatch):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from tracknet_cli.datasets.geometry import inside_frame, patch_origin, rescale_points
 from tracknet_cli.datasets.heatmap import gaussian_heatmap
+from tracknet_cli.geometry import inside_frame, patch_origin, rescale_points
 
 
 def test_resize_maps_pixel_centres_and_edges():

@@ -6,16 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from tracknet_cli.datasets.geometry import rescale_points
 from tracknet_cli.datasets.heatmap import gaussian_heatmap
-from tracknet_cli.evaluation import (
-    OUTCOMES,
-    Protocol,
-    classify_frames,
-    decode_heatmaps,
-    summarize,
-    to_original_pixels,
-)
+from tracknet_cli.evaluation import OUTCOMES, Protocol, classify_frames, summarize
+from tracknet_cli.geometry import rescale_points
+from tracknet_cli.models.postprocess import decode_heatmaps, to_original_pixels
 
 NAN = np.nan
 WASB = Protocol(visibility=(1, 2))
@@ -288,7 +282,7 @@ def test_per_row_original_sizes_and_tensor_input():
 
 
 def test_candidates_are_one_per_blob_and_only_real_peaks():
-    from tracknet_cli.evaluation.decode import decode_candidates
+    from tracknet_cli.models.postprocess import decode_candidates
 
     tie = torch.full((1, 20, 30), -8.0)
     tie[0, 10, 14] = tie[0, 10, 15] = 5.0  # two equal pixels (bf16 logits tie often): one blob

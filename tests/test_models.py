@@ -5,7 +5,6 @@ import torch
 from omegaconf import OmegaConf
 from transformers import DINOv3ConvNextConfig, DINOv3ConvNextModel, DINOv3ViTConfig, DINOv3ViTModel
 
-from tracknet_cli.config import load_config
 from tracknet_cli.errors import ConfigError, TracknetError
 from tracknet_cli.models import (
     CNNBackbone,
@@ -14,11 +13,10 @@ from tracknet_cli.models import (
     ConvNeXtBackboneConfig,
     ViTBackbone,
     ViTBackboneConfig,
-    available_models,
-    build_model,
 )
 from tracknet_cli.models.backbones.base import inflate_first_conv
 from tracknet_cli.models.backbones.pretrained import WeightsNotFoundError
+from tracknet_cli.tasks import available_models, build_model, load_config
 
 RANDOM = ["model.backbone.use_pretrained=false"]
 

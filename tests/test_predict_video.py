@@ -11,15 +11,14 @@ from typer.testing import CliRunner
 
 from tests.conftest import fixture_path
 from tracknet_cli.cli.app import app
-from tracknet_cli.config import load_config, to_container
-from tracknet_cli.datasets.tracknet import SampleSpec
+from tracknet_cli.config import to_container
 from tracknet_cli.datasets.video import prefetched
 from tracknet_cli.errors import DataError
-from tracknet_cli.inference.letterbox import Letterbox
 from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.trajectory import TrajectoryConfig
-from tracknet_cli.inference.video_prediction import PredictVideoOptions, _windows, predict_video
-from tracknet_cli.models import build_model
+from tracknet_cli.inference.video_prediction import VideoOptions, _windows, predict_video
+from tracknet_cli.model_input import Letterbox, SampleSpec
+from tracknet_cli.tasks import build_model, load_config
 from tracknet_cli.training.checkpoint import save_checkpoint
 
 TINY = ["model.input_size=[128,72]", "model.heatmap.size=[64,36]", "model.decoder.lateral_dim=8",
@@ -104,7 +103,7 @@ def test_prefetched_stops_its_producer_when_the_consumer_stops_early():
 def test_fixture_video_gives_93_rows_and_a_full_overlay(tiny_predictor, tmp_path):
     predictor, _ = tiny_predictor
     video = fixture_path("videos/tennis_broadcast_1080p.mp4")
-    result = predict_video(video, predictor, tmp_path, PredictVideoOptions(batch_size=4, overlay=True, plot=True))
+    result = predict_video(video, predictor, tmp_path, VideoOptions(batch_size=4, overlay=True, plot=True))
     track = pd.read_csv(result.csv)
     assert list(track.columns) == COLUMNS and len(track) == 93 and track["Frame"].tolist() == list(range(93))
     assert set(track["Visibility"]) <= {0, 1} and set(track["Interpolated"]) <= {0, 1}
@@ -133,7 +132,7 @@ def test_a_ball_drawn_into_a_video_is_found_where_it_is(tmp_path):
                       std=(1, 1, 1))
     video = write_video(tmp_path / "ball.avi", 9, size=(160, 120))
     result = predict_video(video, Predictor(Brightest(), spec, "cpu"), tmp_path / "out",
-                           PredictVideoOptions(batch_size=2))
+                           VideoOptions(batch_size=2))
     track = pd.read_csv(result.csv)
     assert track["Visibility"].all()
     expected_x = 10 + 5 * track["Frame"].to_numpy()
@@ -152,7 +151,7 @@ def test_a_peak_on_the_letterbox_bars_is_no_ball(tmp_path):
     spec = SampleSpec(frames=3, output_frames=3, input_size=(128, 72), heatmap_size=(64, 36), mean=(0, 0, 0),
                       std=(1, 1, 1))
     video = write_video(tmp_path / "ball.avi", 6, size=(160, 120))
-    options = PredictVideoOptions(trajectory=TrajectoryConfig(track=False, fill_gaps=False))
+    options = VideoOptions(trajectory=TrajectoryConfig(track=False, fill_gaps=False))
     track = pd.read_csv(predict_video(video, Predictor(PeakOnTheBar(), spec, "cpu"), tmp_path / "out", options).csv)
     assert len(track) == 6 and not track["Visibility"].any()
 
@@ -168,7 +167,7 @@ def test_late_fusion_runs_each_frames_backbone_once(tmp_path):
     for reuse in (True, False):
         seen.clear()
         predictor = Predictor(model, spec, "cpu", threshold=0.0, reuse_frames=reuse)
-        options = PredictVideoOptions(batch_size=4, trajectory=TrajectoryConfig(track=False, fill_gaps=False))
+        options = VideoOptions(batch_size=4, trajectory=TrajectoryConfig(track=False, fill_gaps=False))
         tracks[reuse] = pd.read_csv(predict_video(video, predictor, tmp_path / str(reuse), options).csv)
         assert sum(seen) == (11 if reuse else 11 * 3)  # backbone passes, counted in frames
     pd.testing.assert_frame_equal(tracks[True], tracks[False], atol=1e-3, rtol=0)
@@ -180,7 +179,7 @@ def test_truncated_video_processes_what_decodes(tiny_predictor, tmp_path):
     video = write_video(tmp_path / "cut.avi", 30)
     data = video.read_bytes()
     video.write_bytes(data[: int(len(data) * 0.6)])
-    result = predict_video(video, predictor, tmp_path / "out", PredictVideoOptions(overlay=True))
+    result = predict_video(video, predictor, tmp_path / "out", VideoOptions(overlay=True))
     assert 0 < result.frames < 30 and result.truncated
     assert len(pd.read_csv(result.csv)) == result.frames
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporary files
@@ -206,7 +205,7 @@ def test_bad_videos_are_named_and_leave_nothing(tiny_predictor, tmp_path, capfd,
         path.mkdir()
     out = tmp_path / "out"
     with pytest.raises(DataError, match=message) as info:
-        predict_video(path, predictor, out, PredictVideoOptions(overlay=True, plot=True))
+        predict_video(path, predictor, out, VideoOptions(overlay=True, plot=True))
     assert path.name in str(info.value)
     assert not out.exists() or not list(out.iterdir())
     printed = capfd.readouterr()

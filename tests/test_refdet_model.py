@@ -9,11 +9,10 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from tracknet_cli.config import RefdetModelConfig, load_config
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.inference.refdet_predictor import RefdetPredictor
-from tracknet_cli.models import build_model
-from tracknet_cli.models.refdet import TemplateFusion, depthwise_correlation
+from tracknet_cli.models.refdet import RefdetModelConfig, TemplateFusion, depthwise_correlation
+from tracknet_cli.tasks import build_model, load_config
 
 TINY = ["model.search_size=[128,96]", "model.template_size=[64,64]", "model.fpn_channels=16",
         "model.corr_channels=8", "model.det_channels=16", "model.backbone.preset=tiny",
@@ -89,7 +88,7 @@ def scene(size=(128, 96), spot=(40, 30)):
 @pytest.mark.parametrize("flip_tta", [False, True])
 def test_predict_finds_the_spot_once_in_original_pixels(flip_tta):
     cfg = OmegaConf.structured(RefdetModelConfig(search_size=[64, 48], template_size=[32, 32]))
-    predictor = RefdetPredictor(BrightSpot(), cfg, score_threshold=0.5, flip_tta=flip_tta)
+    predictor = RefdetPredictor(BrightSpot(), cfg, threshold=0.5, flip_tta=flip_tta)
     templates = [np.zeros((32, 32, 3), np.uint8)] * 3
     boxes, scores = predictor.predict(templates, scene())  # a 128x96 image, read at 64x48
     assert len(boxes) == 1 and scores[0] > 0.5  # the neighbouring cells' boxes are suppressed

@@ -14,7 +14,11 @@ import pytest
 from tests.test_cli import tracknet
 from tracknet_cli.datasets.refdet_layout import SPLITS, read_box, scan_refdet
 from tracknet_cli.datasets.synthetic import RefdetSpec, generate_refdet_dataset, render_search
-from tracknet_cli.datasets.synthetic.refdet_objects import draw_object, lookalike_recipe, object_recipe
+from tracknet_cli.datasets.synthetic.refdet_objects import (
+    draw_object,
+    lookalike_recipe,
+    object_recipe,
+)
 from tracknet_cli.datasets.synthetic.refdet_scene import absent_frames
 from tracknet_cli.errors import DataError
 

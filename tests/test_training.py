@@ -4,18 +4,22 @@ import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
-from tests.conftest import make_tiny_dataset
-from tracknet_cli.config import load_config
+from tests.conftest import make_tiny_dataset, make_trainer
+from tracknet_cli.commands.evaluate import evaluate
+from tracknet_cli.commands.train import resume
 from tracknet_cli.errors import ConfigError, DataError, TracknetError
-from tracknet_cli.evaluation.evaluate import evaluate_checkpoint, save_evaluation
-from tracknet_cli.training.checkpoint import load_checkpoint, load_model
+from tracknet_cli.evaluation.run import EvalOptions
+from tracknet_cli.tasks import load_config, task_of
+from tracknet_cli.training.checkpoint import load_checkpoint
 from tracknet_cli.training.launch import train
 from tracknet_cli.training.trainer import Trainer, TrainingError
+from tracknet_cli.weights import load_model
 
 TINY = ["model.input_size=[128,64]", "model.heatmap.size=[64,32]", "model.decoder.lateral_dim=16",
         "model.head.channels=8", "training.num_workers=0", "training.batch_size=4", "training.epochs=2",
@@ -41,7 +45,7 @@ def weights(path):
 
 
 def test_run_writes_everything(tiny_data, tmp_path):
-    result = Trainer(tiny_config(tiny_data), tmp_path / "run").fit()
+    result = make_trainer(tiny_config(tiny_data), tmp_path / "run").fit()
     run = tmp_path / "run"
     assert result.epochs_done == 2 and not result.interrupted
     for name in ("config.yaml", "weights/last.pt", "weights/best.pt", "results.csv", "results.png"):
@@ -62,7 +66,7 @@ def test_run_writes_everything(tiny_data, tmp_path):
 def straight_run(tiny_data, tmp_path_factory):
     """The uninterrupted run the interrupted ones must reproduce."""
     run = tmp_path_factory.mktemp("straight") / "run"
-    Trainer(tiny_config(tiny_data), run).fit()
+    make_trainer(tiny_config(tiny_data), run).fit()
     return run
 
 
@@ -104,12 +108,12 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny_data, straight_run, tm
 
     with monkeypatch.context() as patch:
         patch.setattr(Trainer, *interrupt())
-        result = Trainer(tiny_config(tiny_data), tmp_path / "broken").fit()
+        result = make_trainer(tiny_config(tiny_data), tmp_path / "broken").fit()
     assert result.interrupted
     saved = load_checkpoint(tmp_path / "broken/weights/last.pt")
     assert (saved["epoch"], saved["batches_done"], saved["step"]) == saved_state
 
-    resumed = Trainer.from_checkpoint(tmp_path / "broken/weights/last.pt").fit()
+    resumed = resume(tmp_path / "broken/weights/last.pt").result
     assert resumed.epochs_done == 2 and not resumed.interrupted
     a, b = weights(straight_run / "weights/last.pt"), weights(tmp_path / "broken/weights/last.pt")
     for key in a:
@@ -122,7 +126,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tiny_data, straight_run, tm
 
 
 def test_an_epoch_is_whole_optimizer_steps(tiny_data, tmp_path):
-    trainer = Trainer(tiny_config(tiny_data, "training.accumulate=3"), None)
+    trainer = make_trainer(tiny_config(tiny_data, "training.accumulate=3"), None)
     assert trainer.batches_per_epoch == 3  # 4 batches of 4 fit, 3 make the one whole step of 3
     stepped, original = [], trainer._optimizer_step
 
@@ -136,7 +140,7 @@ def test_an_epoch_is_whole_optimizer_steps(tiny_data, tmp_path):
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path, monkeypatch):
-    trainer = Trainer(tiny_config(tiny_data), tmp_path / "run")
+    trainer = make_trainer(tiny_config(tiny_data), tmp_path / "run")
     loss_fn = trainer.task.loss_fn
     calls = {"n": 0}
 
@@ -153,18 +157,18 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_data, tmp
 
 
 def test_resume_into_another_run_is_refused(tiny_data, tmp_path):
-    Trainer(tiny_config(tiny_data, "training.epochs=1"), tmp_path / "run").fit()
+    make_trainer(tiny_config(tiny_data, "training.epochs=1"), tmp_path / "run").fit()
     last = tmp_path / "run/weights/last.pt"
     for override in ("model.decoder.lateral_dim=32", "training.optimizer.lr=1e-4", "training.batch_size=2",
                      "data.stride=2"):
         with pytest.raises(ConfigError, match=f"cannot resume .* with a different {override.split('=')[0]}"):
-            Trainer.from_checkpoint(last, [override])
-    extended = Trainer.from_checkpoint(last, ["training.epochs=2", "training.num_workers=0"]).fit()
+            resume(last, [override])
+    extended = resume(last, ["training.epochs=2", "training.num_workers=0"]).result
     assert extended.epochs_done == 2 and not extended.interrupted
     elsewhere = tmp_path / "last.pt"
     elsewhere.write_bytes(last.read_bytes())
     with pytest.raises(TracknetError, match="not in a run's weights/ folder"):
-        Trainer.from_checkpoint(elsewhere)
+        resume(elsewhere)
 
 
 def test_strangers_and_truncated_checkpoints_are_refused(tmp_path):
@@ -183,8 +187,8 @@ def test_two_processes_follow_the_one_process_curve(tiny_data, tmp_path):
     # a GroupNorm/LayerNorm model: BatchNorm cannot be synced across CPU processes (GPUs only)
     cfg = load_config(tiny_data, "convnext_fpn_heatmap", "default",
                       TINY + ["model.backbone.preset=tiny", "model.backbone.use_pretrained=false"])
-    train(cfg, tmp_path / "one", devices=1)
-    train(cfg, tmp_path / "two", devices=2)  # gloo on CPU, 2 samples per process
+    train(task_of(cfg), cfg, tmp_path / "one", devices=1)
+    train(task_of(cfg), cfg, tmp_path / "two", devices=2)  # gloo on CPU, 2 samples per process
     one, two = (pd.read_csv(tmp_path / f"{n}/results.csv") for n in ("one", "two"))
     assert two["train_loss"].tolist() == pytest.approx(one["train_loss"].tolist(), rel=1e-4)
     assert two["val_f1"].tolist() == pytest.approx(one["val_f1"].tolist(), abs=1e-6)
@@ -205,21 +209,21 @@ def test_dry_run_writes_nothing(tiny_data, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_eval_files_agree_and_every_frame_counts_once(tiny_data, tmp_path):
-    from tracknet_cli.evaluation.evaluate import evaluate_checkpoint, save_evaluation
+def test_eval_files_agree_and_every_frame_counts_once(tiny_data, tmp_path, monkeypatch):
     from tracknet_cli.evaluation.metrics import Protocol
 
-    Trainer(tiny_config(tiny_data, "training.epochs=1"), tmp_path / "run").fit()
-    evaluation, context = evaluate_checkpoint(tmp_path / "run/weights/best.pt", "test",
-                                              protocol=Protocol(tolerance=10), num_workers=0)
-    save_evaluation(evaluation, context, tmp_path / "eval")
-    metrics = json.loads((tmp_path / "eval/metrics.json").read_text())
-    predictions = pd.read_csv(tmp_path / "eval/predictions.csv")
+    make_trainer(tiny_config(tiny_data, "training.epochs=1"), tmp_path / "run").fit()
+    monkeypatch.chdir(tmp_path)
+    evaluated = evaluate(tmp_path / "run/weights/best.pt", "test",
+                         options=EvalOptions(protocol=Protocol(tolerance=10), num_workers=0))
+    assert evaluated.run_dir == Path("runs/eval/exp")
+    metrics = json.loads((evaluated.run_dir / "metrics.json").read_text())
+    predictions = pd.read_csv(evaluated.run_dir / "predictions.csv")
     assert len(predictions) == 20 and not predictions.duplicated(["clip", "frame"]).any()  # 2 clips x 10
     counts = predictions["outcome"].value_counts().to_dict()
     assert {k: counts.get(k, 0) for k in metrics["metrics"]["counts"]} == metrics["metrics"]["counts"]
     assert metrics["protocol"]["tolerance_px"] == 10 and "visibility 1,2,3" in metrics["protocol"]["description"]
-    per_clip = pd.read_csv(tmp_path / "eval/per_clip.csv")
+    per_clip = pd.read_csv(evaluated.run_dir / "per_clip.csv")
     assert per_clip["clip"].tolist() == ["game2/Clip1", "game2/Clip2"]
     assert per_clip["TP"].sum() == metrics["metrics"]["counts"]["TP"]
 
@@ -232,7 +236,7 @@ def test_eval_on_data_it_never_saw(tiny_data, tmp_path):
     from tracknet_cli.datasets.labels import read_labels, write_tennis_labels
     from tracknet_cli.datasets.synthetic import SyntheticSpec, generate_synthetic_dataset
 
-    Trainer(tiny_config(tiny_data, "training.epochs=1"), tmp_path / "runs/train/mine").fit()
+    make_trainer(tiny_config(tiny_data, "training.epochs=1"), tmp_path / "runs/train/mine").fit()
     unseen = tmp_path / "unseen"
     generate_synthetic_dataset(unseen, SyntheticSpec(games=1, clips_per_game=1, frames_per_clip=12,
                                                      width=320, height=180, seed=7), workers=1)
@@ -258,21 +262,21 @@ def test_eval_on_data_it_never_saw(tiny_data, tmp_path):
     assert metrics["protocol"]["pck_radii"] == [5.0]
 
 
-def test_deformable_model_trains_end_to_end(tiny_data, tmp_path):
+def test_deformable_model_trains_end_to_end(tiny_data, tmp_path, monkeypatch):
     cfg = load_config(tiny_data, "convnext_deformable_fpn_heatmap", "default", TINY + [
         "model.backbone.preset=tiny", "model.backbone.use_pretrained=false", "model.decoder.d_model=32",
         "model.decoder.n_heads=4", "model.decoder.num_encoder_layers=1", "model.decoder.ffn_dim=64",
         "training.epochs=1"])
-    result = Trainer(cfg, tmp_path / "run").fit()
+    result = make_trainer(cfg, tmp_path / "run").fit()
     assert result.epochs_done == 1
     history = pd.read_csv(tmp_path / "run/results.csv")
     assert history["train_loss"].notna().all() and "val_f1" in history
     model, loaded_cfg, _ = load_model(tmp_path / "run/weights/last.pt")
     assert loaded_cfg.model.decoder.type == "deformable_fpn" and model.decoder.layers[0].attention.n_points == 4
     # eval --attention-maps: threshold 0 predicts a ball on every frame, so every window qualifies
-    evaluation, _ = evaluate_checkpoint(tmp_path / "run/weights/last.pt", "val", threshold=0.0,
-                                        num_workers=0, attention_maps=2)
-    save_evaluation(evaluation, {}, tmp_path / "eval")
-    written = sorted(p.name for p in (tmp_path / "eval/attention").iterdir())
+    monkeypatch.chdir(tmp_path)
+    attention = evaluate(tmp_path / "run/weights/last.pt", "val", options=EvalOptions(
+        threshold=0.0, num_workers=0, attention_maps=2)).run_dir / "attention"
+    written = sorted(p.name for p in attention.iterdir())
     assert len(written) == 2 and all(name.startswith("game2_Clip1_") for name in written)
-    assert (tmp_path / "eval/attention" / written[0]).read_bytes()[:4] == b"\x89PNG"
+    assert (attention / written[0]).read_bytes()[:4] == b"\x89PNG"

@@ -97,7 +97,7 @@ def test_speed_limit_grows_with_frames_elapsed(elapsed, jump, kept):
 def test_default_speed_limit_is_three_frame_lengths_per_second(jump, kept):
     # 3 x 1280 px/s at 30 fps: 128 px per frame
     frames = straight_track(5) + [np.array([[140.0 + jump, 300.0, 0.9]])]
-    assert postprocess(frames, FPS, SIZE).loc[5, "Visibility"] == kept
+    assert postprocess(frames, FPS, SIZE).table().loc[5, "Visibility"] == kept
 
 
 def test_top_scoring_outlier_loses_to_a_continuous_candidate():
@@ -192,7 +192,7 @@ def scene() -> list[np.ndarray]:
 
 
 def test_postprocess_table():
-    table = postprocess(scene(), FPS, SIZE)
+    table = postprocess(scene(), FPS, SIZE).table()
     assert list(table.columns) == COLUMNS
     assert table["Frame"].tolist() == list(range(12))
     assert table["Visibility"].tolist() == [1] * 12
@@ -205,8 +205,8 @@ def test_postprocess_table():
 @pytest.mark.parametrize("switch", ["track", "fill_gaps", "smooth"])
 def test_each_step_switches(switch):
     frames = scene()
-    table = postprocess(frames, FPS, SIZE, TrajectoryConfig(**{switch: switch == "smooth"}))
-    baseline = postprocess(frames, FPS, SIZE)
+    table = postprocess(frames, FPS, SIZE, TrajectoryConfig(**{switch: switch == "smooth"})).table()
+    baseline = postprocess(frames, FPS, SIZE).table()
     if switch == "track":  # off: the outlier is taken as it is
         assert (table.loc[8, "X"], table.loc[8, "Y"], table.loc[8, "Interpolated"]) == (1100, 80, 0)
     if switch == "fill_gaps":  # off: the gap and the dropped outlier stay empty, written as 0,0
@@ -218,32 +218,32 @@ def test_each_step_switches(switch):
 def test_smoothing_is_applied_when_on():
     frames = straight_track(12)
     frames[6] = np.array([[163.0, 305.0, 0.8]])  # a 5 px wobble
-    wobble = postprocess(frames, FPS, SIZE, TrajectoryConfig(smooth=True))
+    wobble = postprocess(frames, FPS, SIZE, TrajectoryConfig(smooth=True)).table()
     assert 0 < abs(wobble.loc[6, "Y"] - 300.0) < 5.0
     assert wobble.loc[6, "Confidence"] == 0.8
 
 
 def test_empty_inputs():
-    table = postprocess([], FPS, SIZE)
+    table = postprocess([], FPS, SIZE).table()
     assert list(table.columns) == COLUMNS and len(table) == 0
     xy, score = pick_track([], FPS, 3840.0, 10)
     assert xy.shape == (0, 2) and score.shape == (0,)
-    nothing = postprocess([np.empty((0, 3))] * 6, FPS, SIZE)
+    nothing = postprocess([np.empty((0, 3))] * 6, FPS, SIZE).table()
     assert nothing[["Visibility", "X", "Y", "Confidence", "Interpolated"]].eq(0).all().all()
 
 
 def test_single_detection():
     frames = [np.empty((0, 3))] * 3 + [np.array([[640.0, 360.0, 0.9]])] + [np.empty((0, 3))] * 3
-    assert postprocess(frames, FPS, SIZE)["Visibility"].sum() == 0  # unconfirmed: no track
-    untracked = postprocess(frames, FPS, SIZE, TrajectoryConfig(track=False))
+    assert postprocess(frames, FPS, SIZE).table()["Visibility"].sum() == 0  # unconfirmed: no track
+    untracked = postprocess(frames, FPS, SIZE, TrajectoryConfig(track=False)).table()
     assert untracked["Visibility"].tolist() == [0, 0, 0, 1, 0, 0, 0]
     assert (untracked.loc[3, "X"], untracked.loc[3, "Confidence"]) == (640.0, 0.9)
 
 
 @pytest.mark.parametrize("call,words", [
-    (lambda: postprocess(scene(), 0.0, SIZE), "fps must be a positive number"),
-    (lambda: postprocess(scene(), -25.0, SIZE), "fps must be a positive number"),
-    (lambda: postprocess(scene(), FPS, (0, 720)), "frame size"),
+    (lambda: postprocess(scene(), 0.0, SIZE).table(), "fps must be a positive number"),
+    (lambda: postprocess(scene(), -25.0, SIZE).table(), "fps must be a positive number"),
+    (lambda: postprocess(scene(), FPS, (0, 720)).table(), "frame size"),
     (lambda: TrajectoryConfig(max_gap=-1), "max_gap must be at least 0"),
     (lambda: fill_gaps(parabola(5), -2), "max_gap must be at least 0"),
     (lambda: TrajectoryConfig(max_speed=0.0), "max_speed must be a positive number"),
@@ -325,7 +325,7 @@ def spoil_and_recover(name: str, repeats: int = REPEATS) -> dict[str, np.ndarray
     for repeat in range(repeats):
         rng = np.random.default_rng([BADMINTON.index(name), repeat])
         frames, dropped, replaced, crowded, outliers = corrupt(truth, rng)
-        table = postprocess(frames, FPS, SIZE)
+        table = postprocess(frames, FPS, SIZE).table()
         xy = table[["X", "Y"]].to_numpy()
         seen = table["Visibility"].to_numpy() == 1
         assert seen[dropped].all(), "every dropped point lies in a short gap and is filled"

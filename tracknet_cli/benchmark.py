@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 
-from tracknet_cli.config import DEFAULT_DATA, load_config, model_task
 from tracknet_cli.devices import autocast, autocast_dtype, select_device
 from tracknet_cli.errors import describe
-from tracknet_cli.export import INPUTS, example_input, onnx_session, traceable, write_onnx
-from tracknet_cli.models import available_models, build_model
+from tracknet_cli.export import example_input, graph_schema, traceable, write_onnx
+from tracknet_cli.tasks import available_models, load_config, task_of
 from tracknet_cli.timing import PeakMemory, median_ms
+from tracknet_cli.weights import onnx_session
 
 BACKENDS = ("eager", "compile", "onnxruntime")
 COLUMNS = ["model", "backend", "status", "params_m", "gmacs_per_frame", "latency_ms_b1",
@@ -51,7 +51,7 @@ def benchmark_models(settings: BenchmarkSettings, on_row: Callable[[dict], None]
     rows = []
     for name in settings.models:
         cfg = _config(name, settings)
-        model = build_model(cfg.model).eval()
+        model = task_of(cfg).build_model(cfg.model).eval()
         size = {"params_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
                 "gmacs_per_frame": round(gmacs_per_forward(model, example_input(cfg, 1))
                                          / frames_per_forward(cfg), 2)}
@@ -66,20 +66,16 @@ def benchmark_models(settings: BenchmarkSettings, on_row: Callable[[dict], None]
 
 def _config(name: str, settings: BenchmarkSettings):
     """The registered model `name` at the benchmark's input size (and T), with random weights."""
-    data, random_init = DEFAULT_DATA[model_task(name)], ["model.backbone.use_pretrained=false"]
-    model = load_config(data, name, overrides=random_init).model
+    random_init = ["model.backbone.use_pretrained=false"]
+    model = load_config(model=name, overrides=random_init).model
     height, width = settings.input_hw
-    if model.task == "refdet":  # the templates keep their configured size
-        return load_config(data, name, overrides=random_init + [f"model.search_size=[{width},{height}]"])
-    outputs = settings.frames if model.output_frames == model.frames else 1  # T_out = T, or one
-    return load_config(data, name, overrides=random_init + [
-        f"model.frames={settings.frames}", f"model.output_frames={outputs}",
-        f"model.input_size=[{width},{height}]", f"model.heatmap.size=[{width // 2},{height // 2}]"])
+    resized = graph_schema(model).resized(model, width, height, settings.frames)
+    return load_config(model=name, overrides=random_init + resized)
 
 
 def frames_per_forward(cfg) -> int:
     """Output frames of one batch row: T_out for a heatmap model, one search image for refdet."""
-    return 1 if cfg.model.task == "refdet" else int(cfg.model.output_frames)
+    return graph_schema(cfg).frames_per_row(cfg.model)
 
 
 def gmacs_per_forward(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> float:
@@ -131,11 +127,11 @@ def _onnx_runner(model: torch.nn.Module, cfg, device: torch.device) -> Callable[
         with tempfile.TemporaryDirectory(prefix="tracknet-benchmark-") as folder, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             path = Path(folder) / f"{cfg.model.name}.onnx"
-            write_onnx(traceable(model.cpu(), cfg.model.task), cfg, example_input(cfg, 1), path, 17, False)
+            write_onnx(traceable(model.cpu(), cfg), cfg, example_input(cfg, 1), path, 17, False)
             session = onnx_session(path, device.type)  # holds the graph: the file may go
     finally:  # the other backends run the model where it was, whether or not the export worked
         model.to(device)
-    names = INPUTS[cfg.model.task]
+    names = graph_schema(cfg).inputs
     return lambda *inputs: session.run(None, {name: t.cpu().numpy() for name, t in zip(names, inputs)})
 
 

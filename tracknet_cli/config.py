@@ -4,13 +4,15 @@ A run's config has three sections, each from one YAML file under `configs/<secti
 path) plus `section.key=value` overrides from the command line:
 
     data      where the frames and labels are, splits, windows, augmentation
-    model     architecture, input and output geometry, normalisation; `model.task` picks the
-              schema: `heatmap` (ball models, ModelConfig) or `refdet` (RefdetModelConfig)
+    model     architecture, input and output geometry, normalisation; its schema is the model
+              family's own dataclass, kept beside the model (`models/heatmap_model.py`,
+              `models/refdet.py`) and chosen by `model.task` in the task table (`tasks.py`)
     training  optimisation, batch size, loader workers, schedule
 
-The dataclasses below are the single source of truth for keys, types and defaults. An unknown key
-or a value of the wrong type fails here, before any work starts, naming the key, the file it came
-from and the closest valid key.
+The dataclasses here and the model schemas are the single source of truth for keys, types and
+defaults. An unknown key or a value of the wrong type fails here, before any work starts, naming
+the key, the file it came from and the closest valid key. This module knows no model: whoever
+composes a config passes the model section's schema (`tasks.load_config` does).
 """
 
 from __future__ import annotations
@@ -27,10 +29,6 @@ from omegaconf.errors import OmegaConfBaseException
 from tracknet_cli.errors import ConfigError, describe
 from tracknet_cli.fileio import atomic_write_text
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-# refdet training patches start on multiples of this: the coarsest stride a backbone downsamples by
-REFDET_PATCH_GRID = 32
 SECTIONS = ("data", "model", "training")
 
 
@@ -94,56 +92,6 @@ class DataConfig:
     cache: str = "auto"  # auto: use a prepared frame cache at the input size if there is one; off
     negatives: bool = True  # frames without a ball train the model to predict nothing
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-
-# ---------------------------------------------------------------------------------------- model
-@dataclass
-class HeatmapConfig:
-    size: list[int] = field(default_factory=lambda: [256, 144])  # [W, H]
-    sigma: float = 2.0  # Gaussian sigma in heatmap pixels
-
-
-@dataclass
-class ModelConfig:
-    """A heatmap model (the ball task); `backbone`, `decoder` and `head` are the model's own parts."""
-
-    name: str = ""
-    task: str = "heatmap"  # heatmap: find the ball | refdet: find an object shown by templates
-    frames: int = 3  # T input frames
-    output_frames: int = 1  # T_out: 1 (the last frame) or T
-    fusion: str = "early"  # early: frames stacked into an inflated stem | late: backbone per frame
-    input_size: list[int] = field(default_factory=lambda: [512, 288])  # [W, H]
-    heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
-    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
-    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
-    backbone: dict[str, Any] = field(default_factory=dict)
-    decoder: dict[str, Any] = field(default_factory=dict)
-    head: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RefdetModelConfig:
-    """A reference-based detector: three templates of an object in, its box in the search image out."""
-
-    name: str = ""
-    task: str = "refdet"
-    search_size: list[int] = field(default_factory=lambda: [1024, 576])  # [W, H]
-    template_size: list[int] = field(default_factory=lambda: [256, 256])  # [W, H]
-    fpn_channels: int = 128
-    corr_channels: int = 64
-    det_channels: int = 128
-    template_fusion: str = "attention"  # attention | average
-    kernel_size: int = 5  # fused template maps are pooled to k x k for the correlation
-    prior: float = 0.01  # initial objectness probability (bias log(p / (1 - p)) = -4.6)
-    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
-    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
-    backbone: dict[str, Any] = field(default_factory=dict)
-
-
-MODEL_SCHEMAS = {"heatmap": ModelConfig, "refdet": RefdetModelConfig}
-DATA_FORMATS = {"heatmap": "tracknet", "refdet": "refdet"}  # the data layout each task reads
-DEFAULT_DATA = {"heatmap": "synthetic", "refdet": "refdet_synthetic"}  # `--data` when none is given
-DEFAULT_TRAINING = {"heatmap": "default", "refdet": "refdet"}  # `--training` when none is given
 
 
 # ------------------------------------------------------------------------------------- training
@@ -213,7 +161,7 @@ class TrainingConfig:
 @dataclass
 class RootConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    model: Any = field(default_factory=ModelConfig)  # ModelConfig or RefdetModelConfig, by model.task
+    model: Any = None  # the model family's schema (a dataclass with a `task` key), set by compose_config
     training: TrainingConfig = field(default_factory=TrainingConfig)
 
 
@@ -245,55 +193,47 @@ def find_config_file(section: str, name_or_path: str | Path) -> Path:
     return path
 
 
-def load_config(
-    data: str | Path | None = "synthetic",
+def compose_config(
+    model_schema: type,
+    data: str | Path | None = None,
     model: str | Path | None = None,
-    training: str | Path | None = "default",
+    training: str | Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
 ) -> DictConfig:
-    """Compose the schema defaults, one YAML file per section and `key=value` overrides."""
+    """The schema defaults (the model section's from `model_schema`), one YAML file per section
+    and `key=value` overrides, checked."""
     files = {section: find_config_file(section, choice)
              for section, choice in (("data", data), ("model", model), ("training", training)) if choice is not None}
-    values = {section: _read_yaml(path) for section, path in files.items()}
-    schema = root_schema(values.get("model", {}).get("task", "heatmap"), source=str(files.get("model")))
+    schema = RootConfig(model=model_schema())
     merged = OmegaConf.structured(schema)
     for section, path in files.items():
-        check_keys(values[section], getattr(schema, section), f"{section}.", source=str(path))
-        merged = _merge(merged, {section: values[section]}, source=str(path))
+        values = _read_yaml(path)
+        check_keys(values, getattr(schema, section), f"{section}.", source=str(path))
+        merged = _merge(merged, {section: values}, source=str(path))
         if section == "model" and not merged.model.name:
             merged.model.name = path.stem
     merged = apply_overrides(merged, overrides)
     check_values(merged)
-    if model is not None:
-        from tracknet_cli.models.build import check_model_config  # imports torch: only when needed
-
-        check_task_data(merged)
-        check_model_config(merged.model)
     return merged
 
 
-def model_task(model: str | Path) -> str:
-    """The task of a model config (by name or path), read from its file."""
-    return _read_yaml(find_config_file("model", model)).get("task") or "heatmap"
+def load_data_config(data: str | Path) -> DictConfig:
+    """One `data` section (a built-in name or a YAML path), checked: to score a model on another
+    dataset than its own."""
+    path = find_config_file("data", data)
+    values = _read_yaml(path)
+    check_keys(values, DataConfig(), "data.", source=str(path))
+    return _merge(OmegaConf.structured(DataConfig), values, source=str(path))
 
 
-def root_schema(task: Any, source: str = "the model config") -> RootConfig:
-    """The defaults of a whole config whose model section is of `task`."""
-    if task not in MODEL_SCHEMAS:
-        raise ConfigError(f"model.task {task!r} (from {source}) is not one of {list(MODEL_SCHEMAS)}")
-    return RootConfig(model=MODEL_SCHEMAS[task]())
-
-
-def check_task_data(cfg: DictConfig) -> None:
-    """A model reads the data of its own task: ball models the TrackNet layout, refdet the refdet one."""
-    wanted = DATA_FORMATS[cfg.model.task]
-    if cfg.data.format != wanted:
-        raise ConfigError(f"model {cfg.model.name!r} is a {cfg.model.task} model and reads data.format "
-                          f"{wanted!r}; data config {cfg.data.name!r} has format {cfg.data.format!r}")
+def model_task(model: str | Path) -> str | None:
+    """The `task` a model config (by name or path) names in its file, if any."""
+    return _read_yaml(find_config_file("model", model)).get("task")
 
 
 def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> DictConfig:
     """Apply `section.key=value` overrides, with the same key and type checks as files."""
+    schema = RootConfig(model=OmegaConf.get_type(cfg.model)())
     for item in overrides:
         key, sep, _ = item.partition("=")
         if not sep or not key.strip():
@@ -302,13 +242,14 @@ def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> 
             values = OmegaConf.to_container(OmegaConf.from_dotlist([item]))
         except Exception as exc:  # OmegaConf's errors and YAML's, for a value such as {a:1}
             raise ConfigError(f"override {item!r} cannot be parsed: {describe(exc)}") from None
-        check_keys(values, root_schema(cfg.model.task), "", source="the command line")
+        check_keys(values, schema, "", source="the command line")
         cfg = _merge(cfg, values, source="the command line")
     return cfg
 
 
 def check_values(cfg: DictConfig) -> None:
-    """Checks a type cannot express: sizes, ranges and choices, named by key."""
+    """Checks a type cannot express: sizes, ranges and choices, named by key. The model section's
+    own checks are its schema's (`check`)."""
     problems = []
 
     def require(ok: bool, key: str, message: str) -> None:
@@ -316,17 +257,13 @@ def check_values(cfg: DictConfig) -> None:
             problems.append(f"{key}: {message}")
 
     model, data = cfg.model, cfg.data
-    require(OmegaConf.get_type(model) is MODEL_SCHEMAS.get(model.task), "model.task",
+    schema = OmegaConf.get_type(model)
+    require(model.task == schema.task, "model.task",
             f"{model.task!r} cannot be set by an override; choose a model config of that task")
-    if OmegaConf.get_type(model) is ModelConfig:
-        _check_heatmap_model(model, require)
-    else:
-        _check_refdet_model(model, require)
+    schema.check(model, require)
     for key in ("mean", "std"):
         require(len(model[key]) == 3, f"model.{key}", "expected 3 values (R, G, B)")
     require(min(model.std) > 0, "model.std", "expected positive values")
-    require(data.format in DATA_FORMATS.values(), "data.format",
-            f"expected one of {sorted(set(DATA_FORMATS.values()))}, got {data.format!r}")
     require(data.cache in ("auto", "off"), "data.cache", f"expected auto or off, got {data.cache!r}")
     require(data.stride >= 1, "data.stride", "expected at least 1")
     require(data.eval_stride is None or data.eval_stride >= 1, "data.eval_stride",
@@ -359,37 +296,6 @@ def check_values(cfg: DictConfig) -> None:
         raise ConfigError("invalid config: " + "; ".join(problems))
 
 
-def _check_heatmap_model(model: DictConfig, require) -> None:
-    for key in ("input_size", "heatmap.size"):
-        size = OmegaConf.select(model, key)
-        require(len(size) == 2 and min(size) > 0, f"model.{key}", f"expected [W, H] > 0, got {list(size)}")
-    if len(model.input_size) == len(model.heatmap.size) == 2 and min(*model.input_size, *model.heatmap.size) > 0:
-        stride = model.input_size[0] // model.heatmap.size[0]
-        require(list(model.heatmap.size) == [w // stride for w in model.input_size]
-                and [w % stride for w in model.input_size] == [0, 0], "model.heatmap.size",
-                f"expected the input size {list(model.input_size)} divided by one whole number, "
-                f"got {list(model.heatmap.size)}")
-    require(model.frames >= 1, "model.frames", f"expected at least 1, got {model.frames}")
-    require(model.output_frames in (1, model.frames), "model.output_frames",
-            f"expected 1 or model.frames ({model.frames}), got {model.output_frames}")
-    require(model.heatmap.sigma > 0, "model.heatmap.sigma", "expected a positive number")
-    require(model.fusion in ("early", "late"), "model.fusion", f"expected early or late, got {model.fusion!r}")
-
-
-def _check_refdet_model(model: DictConfig, require) -> None:
-    # the head's stride-4 grid and the P3 correlation need sizes that halve cleanly three times
-    for key in ("search_size", "template_size"):
-        size = list(model[key])
-        require(len(size) == 2 and min(size) >= 32 and all(v % 32 == 0 for v in size), f"model.{key}",
-                f"expected [W, H], multiples of 32, got {size}")
-    for key in ("fpn_channels", "corr_channels", "det_channels", "kernel_size"):
-        require(model[key] >= 1, f"model.{key}", "expected at least 1")
-    require(model.kernel_size % 2 == 1, "model.kernel_size", "expected an odd number (a centred kernel)")
-    require(model.template_fusion in ("attention", "average"), "model.template_fusion",
-            f"expected attention or average, got {model.template_fusion!r}")
-    require(0.0 < model.prior < 1.0, "model.prior", "a probability must be in (0, 1)")
-
-
 def _check_loss(loss: DictConfig, require) -> None:
     require(loss.iou_type in ("iou", "giou", "diou", "ciou"), "training.loss.iou_type",
             f"expected iou, giou, diou or ciou, got {loss.iou_type!r}")
@@ -400,26 +306,22 @@ def _check_loss(loss: DictConfig, require) -> None:
 
 
 def _check_patch(cfg: DictConfig, require) -> None:
-    patch, model = cfg.training.patch, cfg.model
+    patch = cfg.training.patch
     require(0.0 <= patch.ball_fraction <= 1.0, "training.patch.ball_fraction",
             f"a fraction must be in [0, 1], got {patch.ball_fraction}")
-    if patch.size is None:
+    grid = OmegaConf.get_type(cfg.model).patch_grid(cfg.model)
+    if patch.size is None or grid is None:
         return
-    if OmegaConf.get_type(model) is ModelConfig:  # a patch's target must be an exact crop of the heatmap
-        if min(model.heatmap.size) <= 0:
-            return
-        input_size, stride = list(model.input_size), model.input_size[0] // model.heatmap.size[0]
-    else:  # a patch must keep the backbone's downsampling in step with the whole image
-        input_size, stride = list(model.search_size), REFDET_PATCH_GRID
+    input_size, stride = grid
     require(len(patch.size) == 2 and all(0 < p <= i for p, i in zip(patch.size, input_size))
             and all(p % stride == 0 for p in patch.size), "training.patch.size",
             f"expected [W, H] within the input size {input_size} and multiples of {stride}, "
             f"got {list(patch.size)}")
 
 
-def from_container(values: dict) -> DictConfig:
+def from_container(values: dict, model_schema: type) -> DictConfig:
     """A saved config (checkpoint, spawned process) back into the typed schema, checked again."""
-    schema = root_schema(values.get("model", {}).get("task", "heatmap"), source="a saved config")
+    schema = RootConfig(model=model_schema())
     check_keys(values, schema, "", source="a saved config")
     cfg = _merge(OmegaConf.structured(schema), values, source="a saved config")
     check_values(cfg)

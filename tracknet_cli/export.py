@@ -20,20 +20,17 @@ import torch
 from omegaconf import DictConfig
 
 from tracknet_cli import __version__
-from tracknet_cli.config import from_container, to_container
-from tracknet_cli.errors import DataError, TracknetError, describe
+from tracknet_cli.config import to_container
+from tracknet_cli.errors import TracknetError, describe
 from tracknet_cli.fileio import atomic_path
-from tracknet_cli.training.checkpoint import load_model
+from tracknet_cli.tasks import task_of
+from tracknet_cli.weights import ONNX_METADATA_KEY, load_model, onnx_session
 
 FORMATS = ("onnx", "torchscript")
-METADATA_KEY = "tracknet"  # one metadata_props entry holding the JSON below
 # max |exported - PyTorch| per output, over max(1, its largest |value|): an output within +-1 is
 # compared as it is, a larger one relative to its size, as float32's steps grow with it (logits of
 # a trained model reach -15, box corners hundreds of pixels)
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}
-# graph input and output names by task
-INPUTS = {"heatmap": ("frames",), "refdet": ("templates", "search")}
-OUTPUTS = {"heatmap": ("logits",), "refdet": ("objectness", "boxes")}
 
 
 @dataclass
@@ -52,14 +49,9 @@ class ExportResult:
 def export(weights: str | Path, out_dir: str | Path, fmt: str = "onnx", opset: int = 17,
            half: bool = False, check: bool = True, batch: int = 2) -> ExportResult:
     """Export the checkpoint `weights` into `out_dir`, named after its model."""
-    if fmt not in FORMATS:
-        raise TracknetError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    if opset < 17:
-        raise TracknetError(f"--opset {opset}: 17 or newer is needed (GridSample, LayerNormalization)")
-    if half and fmt != "onnx":
-        raise TracknetError("--half is for ONNX exports")
+    check_export_options(fmt, opset, half)
     model, cfg, _ = load_model(weights, "cpu")
-    model = traceable(model, cfg.model.task)
+    model = traceable(model, cfg)
     example = example_input(cfg, batch)
     suffix = {"onnx": "_fp16.onnx" if half else ".onnx", "torchscript": ".torchscript.pt"}[fmt]
     path = Path(out_dir) / f"{cfg.model.name}{suffix}"
@@ -83,51 +75,60 @@ def export(weights: str | Path, out_dir: str | Path, fmt: str = "onnx", opset: i
     return result
 
 
-def traceable(model: torch.nn.Module, task: str) -> torch.nn.Module:
-    """The model as an exporter can trace it: a refdet model's dict of outputs becomes a tuple."""
-    return _TupleOutputs(model, OUTPUTS[task]) if task == "refdet" else model
+def check_export_options(fmt: str, opset: int, half: bool) -> None:
+    if fmt not in FORMATS:
+        raise TracknetError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if opset < 17:
+        raise TracknetError(f"--opset {opset}: 17 or newer is needed (GridSample, LayerNormalization)")
+    if half and fmt != "onnx":
+        raise TracknetError("--half is for ONNX exports")
+
+
+def graph_schema(cfg: DictConfig) -> type:
+    """The schema of a config's model section (or of the section itself): it knows the model's
+    graph (inputs, outputs, example input)."""
+    return task_of(cfg).model_schema
+
+
+def traceable(model: torch.nn.Module, cfg: DictConfig) -> torch.nn.Module:
+    """The model as an exporter can trace it: outputs as a tuple in the graph's output order."""
+    return _TupleOutputs(model, graph_schema(cfg).outputs)
 
 
 class _TupleOutputs(torch.nn.Module):
-    """A model whose outputs are a dict, seen as the tuple of its `names` (what tracing exports)."""
+    """A model seen as returning the tuple of its outputs `names` (what tracing exports): a dict of
+    outputs (a detector's) is ordered by name, a lone tensor passes through."""
 
     def __init__(self, model: torch.nn.Module, names: tuple[str, ...]):
         super().__init__()
         self.model, self.names = model, names
+        # in the wrapped model's mode: the exporter puts the wrapper back in its own mode afterwards,
+        # and a wrapper left in training mode would switch BatchNorm to batch statistics
+        self.train(model.training)
 
-    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         outputs = self.model(*inputs)
-        return tuple(outputs[name] for name in self.names)
+        return tuple(outputs[name] for name in self.names) if isinstance(outputs, dict) else outputs
 
 
 def example_input(cfg: DictConfig, batch: int = 2) -> tuple[torch.Tensor, ...]:
-    """Random inputs of the model's shapes, one tensor per graph input."""
-    generator = torch.Generator().manual_seed(0)
-    model = cfg.model
-    if model.task == "refdet":
-        (tw, th), (width, height) = model.template_size, model.search_size
-        return (torch.randn(batch, 3, 3, th, tw, generator=generator),
-                torch.randn(batch, 3, height, width, generator=generator))
-    width, height = model.input_size
-    return (torch.randn(batch, int(model.frames), 3, height, width, generator=generator),)
+    """Random inputs of the model's shapes, one tensor per graph input (seeded: the same every call)."""
+    return graph_schema(cfg).example_input(cfg.model, batch, torch.Generator().manual_seed(0))
 
 
 def metadata(cfg: DictConfig) -> dict:
-    model = cfg.model
-    common = {"model": model.name, "task": model.task, "mean": list(model.mean), "std": list(model.std),
-              "inputs": list(INPUTS[model.task]), "outputs": list(OUTPUTS[model.task]), "version": __version__,
-              "config": to_container(cfg)}
-    if model.task == "refdet":
-        return {**common, "search_size": list(model.search_size), "template_size": list(model.template_size)}
-    return {**common, "frames": int(model.frames), "output_frames": int(model.output_frames),
-            "input_size": list(model.input_size), "heatmap_size": list(model.heatmap.size), "output": "logits"}
+    """What an ONNX file carries: how to feed it, and the config that rebuilds the model."""
+    model, schema = cfg.model, graph_schema(cfg)
+    return {"model": model.name, "task": model.task, "mean": list(model.mean), "std": list(model.std),
+            "inputs": list(schema.inputs), "outputs": list(schema.outputs), "version": __version__,
+            "config": to_container(cfg), **schema.graph_metadata(model)}
 
 
 def write_onnx(model: torch.nn.Module, cfg: DictConfig, example: tuple[torch.Tensor, ...], path: Path,
                opset: int, half: bool) -> None:
     import onnx
 
-    inputs, outputs = INPUTS[cfg.model.task], OUTPUTS[cfg.model.task]
+    inputs, outputs = graph_schema(cfg).inputs, graph_schema(cfg).outputs
     with warnings.catch_warnings():  # tracer notes on shape arithmetic that is constant per size
         warnings.simplefilter("ignore")
         torch.onnx.export(model, example, str(path), input_names=list(inputs), output_names=list(outputs),
@@ -137,7 +138,7 @@ def write_onnx(model: torch.nn.Module, cfg: DictConfig, example: tuple[torch.Ten
     if half:
         graph = _to_fp16(graph)
     entry = graph.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(metadata(cfg))
+    entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(metadata(cfg))
     onnx.save(graph, str(path))
 
 
@@ -190,52 +191,3 @@ def _difference(exported: torch.Tensor, expected: torch.Tensor) -> float:
 
 def _as_tuple(outputs) -> tuple[torch.Tensor, ...]:
     return outputs if isinstance(outputs, tuple) else (outputs,)
-
-
-# ------------------------------------------------------------------------------- running ONNX
-def onnx_session(path: str | Path, device: str = "cpu"):
-    """An onnxruntime session on CUDA where its provider is installed and asked for, else CPU."""
-    import onnxruntime as ort
-
-    providers = ["CPUExecutionProvider"]
-    if device != "cpu" and "CUDAExecutionProvider" in ort.get_available_providers():
-        providers.insert(0, "CUDAExecutionProvider")
-    try:
-        return ort.InferenceSession(str(path), providers=providers)
-    except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
-        raise DataError(f"{path} is not a readable ONNX model: {describe(exc)}") from None
-
-
-class OnnxModel(torch.nn.Module):
-    """An exported model run by onnxruntime behind the PyTorch model's interface, so evaluation
-    and prediction use one code path for both: `model(frames) -> logits` for a heatmap model,
-    `model(templates, search) -> {"objectness", "boxes"}` for a reference-based detector."""
-
-    def __init__(self, path: str | Path, device: str = "cpu"):
-        super().__init__()
-        self.path = Path(path)
-        self.session = onnx_session(path, device)
-        props = self.session.get_modelmeta().custom_metadata_map
-        if METADATA_KEY not in props:
-            raise DataError(f"{path} is an ONNX model but not a tracknet export (no '{METADATA_KEY}' "
-                            "metadata); export checkpoints with `tracknet export`")
-        self.metadata = json.loads(props[METADATA_KEY])
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.output_names = [o.name for o in self.session.get_outputs()]
-
-    def forward(self, *inputs: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
-        feed = {name: tensor.detach().float().cpu().numpy() for name, tensor in zip(self.input_names, inputs)}
-        outputs = [torch.from_numpy(out).to(inputs[0].device) for out in self.session.run(None, feed)]
-        return outputs[0] if len(outputs) == 1 else dict(zip(self.output_names, outputs))
-
-
-def load_weights(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, DictConfig, dict]:
-    """(model, config, checkpoint-like info) from a training checkpoint or an ONNX export."""
-    if not Path(path).is_file():
-        raise DataError(f"weights {path} do not exist")
-    if Path(path).suffix.lower() != ".onnx":
-        return load_model(path, device)
-    model = OnnxModel(path, "cpu" if torch.device(device).type == "cpu" else "cuda")
-    cfg = from_container(model.metadata["config"])
-    cfg.training.amp = False  # onnxruntime runs the graph in the precision it was exported in
-    return model, cfg, {"epoch": None, "format": "onnx", "version": model.metadata["version"]}

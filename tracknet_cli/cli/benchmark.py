@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import typer
 from rich import box
+from rich.table import Table
 
 from tracknet_cli.cli.options import parse_size
 from tracknet_cli.console import console, print_whole, print_written
-from tracknet_cli.errors import TracknetError
-from tracknet_cli.runs import new_run_dir
 
 
 def benchmark(
@@ -30,53 +29,40 @@ def benchmark(
 
     Example: [bold]tracknet benchmark --models fast_heatmap --device cpu --backends eager,onnxruntime[/]
     """
-    import pandas as pd
-    from rich.table import Table
+    from tracknet_cli.benchmark import COLUMNS, BenchmarkSettings
+    from tracknet_cli.commands.benchmark import benchmark as run
 
-    from tracknet_cli.benchmark import COLUMNS, BenchmarkSettings, benchmark_models, kernel_rows
-    from tracknet_cli.fileio import atomic_path, write_json
-    from tracknet_cli.models import available_models
-
-    registered = available_models()
-    settings = BenchmarkSettings(
-        models=registered if models == "all" else [m.strip() for m in models.split(",")],
-        device=device, input_hw=parse_size(input_size, height_first=True), frames=frames,
-        batches=_ints(batch, "--batch"),
-        backends=tuple(b.strip() for b in backends.split(",")), repeats=repeats)
-    unknown = sorted(set(settings.models) - set(registered))
-    if unknown:
-        raise TracknetError(f"--models: {unknown} not among the models: {', '.join(registered)}")
-    run_dir = new_run_dir("benchmark", name, exist_ok)
+    settings = BenchmarkSettings(device=device, input_hw=parse_size(input_size, height_first=True), frames=frames,
+                                 batches=_ints(batch, "--batch"), repeats=repeats,
+                                 backends=tuple(b.strip() for b in backends.split(",")))
+    if models != "all":
+        settings.models = [m.strip() for m in models.split(",")]
     with console.status("Benchmarking...") as status:
-        rows = benchmark_models(settings, on_row=lambda r: status.update(f"Benchmarked {r['model']} {r['backend']}"))
-        kernel = kernel_rows(settings) if kernels else []
+        measured = run(settings, kernels, floor, name, exist_ok,
+                       on_row=lambda r: status.update(f"Benchmarked {r['model']} {r['backend']}"))
     height, width = settings.input_hw
-    table = Table(title=f"{width}x{height}, T={frames} (heatmap models), batches {list(settings.batches)}, "
-                        "random weights", box=box.SIMPLE_HEAD)
-    longest_name = max(len(row["model"]) for row in rows)
-    for column in COLUMNS:
+    print_whole(_table(f"{width}x{height}, T={frames} (heatmap models), batches {list(settings.batches)}, "
+                       "random weights", measured.rows, COLUMNS))
+    if measured.kernels:
+        print_whole(_table("Multi-scale deformable attention (M=8, D=32, L=4, P=4)", measured.kernels,
+                           list(measured.kernels[0])))
+    print_written(measured.run_dir)
+    if measured.slow:
+        console.print(f"[bold red]Below the floor of {floor} frames/s:[/] {measured.below_floor()}")
+        raise typer.Exit(1)
+
+
+def _table(title: str, rows: list[dict], columns: list[str]) -> Table:
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    text = ("model", "backend", "status")
+    longest_name = max((len(str(row.get("model", ""))) for row in rows), default=0)
+    for column in columns:
         table.add_column(HEADERS.get(column, column), overflow="fold",
                          min_width=longest_name if column == "model" else None,
-                         justify="left" if column in ("model", "backend", "status") else "right")
+                         justify="left" if column in text else "right")
     for row in rows:
-        table.add_row(*["-" if row.get(column) is None else str(row[column]) for column in COLUMNS])
-    print_whole(table)
-    if kernel:
-        kernel_table = Table(title="Multi-scale deformable attention (M=8, D=32, L=4, P=4)", box=box.SIMPLE_HEAD)
-        for column in kernel[0]:
-            kernel_table.add_column(HEADERS.get(column, column), justify="right")
-        for row in kernel:
-            kernel_table.add_row(*[str(v) for v in row.values()])
-        print_whole(kernel_table)
-    with atomic_path(run_dir / "benchmark.csv") as tmp:
-        pd.DataFrame(rows, columns=COLUMNS).to_csv(tmp, index=False)
-    write_json(run_dir / "benchmark.json", {"settings": settings.__dict__, "models": rows, "kernels": kernel})
-    print_written(run_dir)
-    slow = [f"{r['model']} {r['backend']} {r.get('throughput_fps', 'failed')}" for r in rows
-            if floor is not None and (r["status"] != "ok" or r["throughput_fps"] < floor)]
-    if slow:
-        console.print(f"[bold red]Below the floor of {floor} frames/s:[/] " + "; ".join(slow))
-        raise typer.Exit(1)
+        table.add_row(*["-" if row.get(column) is None else str(row[column]) for column in columns])
+    return table
 
 
 # short headers keep the table whole in an 80-column terminal; the files keep the full names

@@ -9,7 +9,6 @@ from rich import box
 from rich.table import Table
 
 from tracknet_cli.console import console, print_written, progress_bar
-from tracknet_cli.runs import new_run_dir, newest_weights
 
 
 def evaluate(
@@ -36,63 +35,40 @@ def evaluate(
 
     Example: [bold]tracknet eval --weights runs/train/exp/weights/best.pt --pck 5 --pck 10[/]
     """
-    from tracknet_cli.evaluation.evaluate import evaluate_checkpoint, save_evaluation
+    from tracknet_cli.commands.evaluate import evaluate as run
     from tracknet_cli.evaluation.metrics import Protocol
+    from tracknet_cli.evaluation.run import EvalOptions
 
-    if weights is None:
-        weights = newest_weights()
-        console.print(f"Using the newest checkpoint [bold]{weights}[/]")
     try:
         codes = tuple(int(code) for code in visibility.split(","))
         protocol = Protocol(tolerance=tolerance, visibility=codes, pck_radii=tuple(pck or (5.0, 10.0)))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    run_dir = new_run_dir("eval", name, exist_ok)
+    options = EvalOptions(device, threshold, protocol, batch_size, num_workers, attention)
     with progress_bar("samples") as bar:
         task = bar.add_task(f"Evaluating {split or 'the default split'}", total=None)
-        evaluation, context = evaluate_checkpoint(
-            weights, split, data, protocol, threshold, batch_size, device, num_workers, overrides or [],
-            on_start=lambda n: bar.update(task, total=n), progress=lambda n: bar.advance(task, n),
-            attention_maps=attention)
-    save_evaluation(evaluation, context, run_dir)
-    table = _detection_table if context["task"] == "refdet" else _metrics_table
-    console.print(table(evaluation, context))
-    print_written(run_dir)
+        evaluated = run(weights, split, data, options, overrides or [], name, exist_ok, note=console.print,
+                        on_start=lambda n: bar.update(task, total=n), progress=lambda n: bar.advance(task, n))
+    console.print(_table(evaluated.evaluation, evaluated.context))
+    print_written(evaluated.run_dir)
 
 
-_SHORT = {"accuracy": "acc", "precision": "P", "recall": "R", "f1": "F1", "mean_l2": "L2 mean",
-          "median_l2": "L2 median"}
-
-
-def _metrics_table(evaluation, context: dict) -> Table:
-    """Counts over rates, in one table that fits an 80-column terminal."""
-    metrics = evaluation.metrics.as_dict()
-    counts = metrics.pop("counts")
-    rates = {_SHORT.get(k, k.upper() if k.startswith("pck") else k): v for k, v in metrics.items() if k != "frames"}
-    table = Table(title=f"{context['model']} on {context['data']} / {context['split']} "
-                        f"({metrics['frames']} frames)",
-                  caption=f"Protocol: {evaluation.protocol.describe()}, threshold {context['threshold']}",
-                  title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    width = max(len(counts), len(rates))
+def _table(evaluation, context: dict) -> Table:
+    """The evaluation's summary rows (names over values), in one table that fits 80 columns."""
+    table = Table(title=f"{context['model']} on {context['data']} / {context['split']} ({evaluation.extent()})",
+                  caption=f"Protocol: {evaluation.protocol_record()['description']}, threshold {context['threshold']}",
+                  title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  show_header=False)
+    rows = evaluation.summary()
+    width = max(len(row) for row in rows)
     for _ in range(width):
         table.add_column(justify="right")
-    for row in (counts, rates):
-        names = list(row) + [""] * (width - len(row))
-        values = [("-" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)) for v in row.values()]
-        table.add_row(*[f"[bold]{n}[/]" for n in names])
-        table.add_row(*(values + [""] * (width - len(values))), end_section=True)
-    table.show_header = False
+    for row in rows:
+        padding = [""] * (width - len(row))
+        table.add_row(*[f"[bold]{name}[/]" for name in row], *padding)
+        table.add_row(*[_cell(value) for value in row.values()], *padding, end_section=True)
     return table
 
 
-def _detection_table(evaluation, context: dict) -> Table:
-    metrics = evaluation.metrics
-    table = Table(title=f"{context['model']} on {context['data']} / {context['split']} ({metrics.images} images)",
-                  caption=f"Protocol: {evaluation.protocol_record()['description']}",
-                  title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    cells = {"TP": metrics.tp, "FP": metrics.fp, "FN": metrics.fn, "P": metrics.precision, "R": metrics.recall,
-             "F1": metrics.f1, "IoU": metrics.mean_iou, "AP50": metrics.ap50, "AP": metrics.ap}
-    for name in cells:
-        table.add_column(name, justify="right")
-    table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in cells.values()))
-    return table
+def _cell(value) -> str:
+    return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from tracknet_cli.console import console, key_value_table, print_written
-from tracknet_cli.runs import new_run_dir, newest_weights
 
 
 def export(
@@ -26,19 +25,16 @@ def export(
 
     Example: [bold]tracknet export --weights runs/train/exp/weights/best.pt --format onnx[/]
     """
-    from tracknet_cli.export import export as run_export
+    from tracknet_cli.commands.export import export as run
 
-    if weights is None:
-        weights = newest_weights()
-        console.print(f"Using the newest checkpoint [bold]{weights}[/]")
-    run_dir = new_run_dir("export", name, exist_ok)
-    with console.status(f"Exporting {weights} to {fmt}..."):
-        result = run_export(weights, run_dir, fmt, opset, half, check)
+    with console.status(f"Exporting to {fmt}..."):
+        exported = run(weights, fmt, opset, half, check, name, exist_ok, note=console.print)
+    result = exported.result
     check_line = ("skipped" if result.max_diff is None else
                   f"passed: max |difference| {result.max_diff:.2e} <= {result.tolerance:g} "
                   "(relative where |value| > 1)")
-    console.print(key_value_table("Export", [
+    console.print(key_value_table(f"Export of {exported.weights}", [
         ("file", result.path), ("format", f"{fmt}{' fp16' if half else ''}"),
         ("size", f"{result.size_bytes / 2**20:.2f} MiB"), ("check against PyTorch", check_line),
     ]))
-    print_written(run_dir)
+    print_written(exported.run_dir)

@@ -20,6 +20,11 @@ def parse_size(text: str | None, height_first: bool = False) -> tuple[int, int] 
 
 
 def given_options(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
-    """Those of the parameters `names` that the command line set, as their options (`--max-gap`)."""
+    """Those of the parameters `names` that the command line set."""
     # by name: typer may ship its own copy of click, whose ParameterSource is another enum
-    return ["--" + name.replace("_", "-") for name in names if ctx.get_parameter_source(name).name != "DEFAULT"]
+    return [name for name in names if ctx.get_parameter_source(name).name != "DEFAULT"]
+
+
+def flags(names: list[str]) -> str:
+    """Parameter names as the options a user typed: `max_gap` -> `--max-gap`."""
+    return ", ".join("--" + name.replace("_", "-") for name in names)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tracknet_cli.cli.options import given_options, parse_size
+from tracknet_cli.cli.options import flags, given_options, parse_size
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 from tracknet_cli.datasets.refdet_layout import SPLITS, RefdetReport, scan_refdet
 from tracknet_cli.datasets.synthetic import (
@@ -113,7 +113,7 @@ def _reject_options_of_other_task(ctx: typer.Context, task: SyntheticTask) -> No
     for other, names in TASK_OPTIONS.items():
         given = given_options(ctx, names)
         if other is not task and given:
-            raise typer.BadParameter(f"{given[0]} is for --task {other.value}, not --task {task.value}")
+            raise typer.BadParameter(f"{flags(given[:1])} is for --task {other.value}, not --task {task.value}")
 
 
 def _synthetic_ball(out: Path, spec: SyntheticSpec, cache_size: tuple[int, int] | None,

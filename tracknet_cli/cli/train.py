@@ -5,18 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from omegaconf import OmegaConf
 
-from tracknet_cli.cli.options import given_options
-from tracknet_cli.config import (
-    DEFAULT_DATA,
-    DEFAULT_TRAINING,
-    available_configs,
-    load_config,
-    model_task,
-)
+from tracknet_cli.cli.options import flags, given_options
+from tracknet_cli.config import available_configs
 from tracknet_cli.console import console, key_value_table, print_written
-from tracknet_cli.runs import new_run_dir
 
 NEW_RUN_OPTIONS = ("model", "data", "training", "name", "exist_ok", "dry_run")  # a resumed run has its own
 
@@ -39,6 +31,8 @@ def train(
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="Print the config, run one train and one val batch; no run is "
                                  "written (a dataset without an index gets one)."),
+    msda_backend: str = typer.Option(None, "--msda-backend", help="Deformable attention: auto, torch or triton "
+                                     "(TRACKNET_MSDA_BACKEND; auto: Triton on CUDA, PyTorch elsewhere)."),
     name: str = typer.Option(None, "--name", help="Run name under runs/train/ (default exp, exp2, ...)."),
     exist_ok: bool = typer.Option(False, "--exist-ok", help="Reuse the run directory if it exists."),
 ) -> None:
@@ -47,37 +41,30 @@ def train(
     Examples: [bold]tracknet train --model fast_heatmap --data synthetic --epochs 10[/]
               [bold]tracknet train --model convnext_refdet --data refdet_synthetic[/]
     """
-    from tracknet_cli.training.launch import train as run_training
-    from tracknet_cli.training.trainer import Trainer
+    from tracknet_cli.commands import train as commands
 
+    commands.set_msda_backend(msda_backend)
     shortcuts = [f"training.{key}={value}" for key, value in
                  (("epochs", epochs), ("batch_size", batch_size), ("device", device)) if value is not None]
     overrides = list(overrides or []) + shortcuts
     if resume is not None:
         if given := given_options(ctx, NEW_RUN_OPTIONS):
-            raise typer.BadParameter(f"{', '.join(given)}: for a new run; --resume continues {resume} with "
+            raise typer.BadParameter(f"{flags(given)}: for a new run; --resume continues {resume} with "
                                      "its own config and run directory (KEY=VALUE may change training.epochs)",
                                      param_hint="--resume")
         console.print(f"Resuming [bold]{resume}[/]")
-        result = run_training(None, None, devices, resume, overrides, console)
-        _report(result, resume.parent.parent)
-        return
-    if model is None:
+        _report(commands.resume(resume, overrides, devices, console))
+    elif model is None:
         raise typer.BadParameter(f"choose a model: {', '.join(available_configs('model'))}", param_hint="--model")
-    task = model_task(model)
-    cfg = load_config(data or DEFAULT_DATA[task], model, training or DEFAULT_TRAINING[task], overrides)
-    if dry_run:
-        console.print(OmegaConf.to_yaml(cfg))
-        result = Trainer(cfg, None, console).dry_run()
+    elif dry_run:
+        _, result = commands.dry_run(model, data, training, overrides, console)
         console.print(key_value_table("Dry run (no run written)", result.items()))
-        return
-    run_dir = new_run_dir("train", name, exist_ok)
-    console.print(f"Training [bold]{cfg.model.name}[/] on [bold]{cfg.data.name}[/] into {run_dir}")
-    result = run_training(cfg, run_dir, devices, console=console)
-    _report(result, run_dir)
+    else:
+        _report(commands.train(model, data, training, overrides, devices, name, exist_ok, console))
 
 
-def _report(result, run_dir: Path) -> None:
+def _report(run) -> None:
+    result, run_dir = run.result, run.run_dir
     if result is not None and result.interrupted:
         console.print(f"[yellow]Interrupted[/] after epoch {result.epochs_done}; resume with "
                       f"[bold]tracknet train --resume {run_dir / 'weights' / 'last.pt'}[/]")

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from tracknet_cli.config import AugmentConfig
-from tracknet_cli.datasets.geometry import map_points
+from tracknet_cli.geometry import map_points
 
 IDENTITY = np.eye(3)
 

@@ -8,16 +8,11 @@ import cv2
 import numpy as np
 
 from tracknet_cli.errors import DataError
-
-cv2.setNumThreads(1)  # loaders run one process per core; OpenCV's own threads would oversubscribe
+from tracknet_cli.model_input import resize_rgb
 
 
 def read_frame(path: str | Path, size: tuple[int, int]) -> np.ndarray:
-    """Decode an image to RGB uint8 [H, W, 3] at `size` = (W, H).
-
-    Shrinking uses area averaging so a 3 px ball is averaged into the smaller frame rather than
-    dropped between samples.
-    """
+    """Decode an image to RGB uint8 [H, W, 3] at `size` = (W, H) (`model_input.resize_rgb`)."""
     path = Path(path)
     data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
     if data is None:
@@ -26,16 +21,6 @@ def read_frame(path: str | Path, size: tuple[int, int]) -> np.ndarray:
     if image is None:
         raise DataError(f"frame {path} cannot be decoded (corrupt or not an image)")
     return resize_rgb(image, size)
-
-
-def resize_rgb(image_bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """BGR frame of any size -> RGB uint8 at `size` = (W, H), area-averaged when shrinking."""
-    width, height = size
-    if image_bgr.shape[1] != width or image_bgr.shape[0] != height:
-        shrinking = image_bgr.shape[1] > width and image_bgr.shape[0] > height
-        image_bgr = cv2.resize(image_bgr, (width, height),
-                               interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
 
 
 class JpegFrameSource:

@@ -25,11 +25,19 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import Dataset
 
-from tracknet_cli.config import IMAGENET_MEAN, IMAGENET_STD, REFDET_PATCH_GRID, AugmentConfig, PatchConfig
+from tracknet_cli.config import AugmentConfig, PatchConfig
 from tracknet_cli.datasets.augment import FrameTransform, Window, sample_transform
-from tracknet_cli.datasets.geometry import patch_origin
 from tracknet_cli.datasets.refdet_layout import RefdetReport, scan_refdet
 from tracknet_cli.errors import DataError
+from tracknet_cli.geometry import patch_origin
+from tracknet_cli.model_input import (
+    BACKBONE_STRIDE,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    normalize,
+    resize_rgb,
+    to_chw,
+)
 
 MIN_VISIBLE = 0.25  # share of an augmented box that must stay in the frame for the object to count
 
@@ -44,8 +52,7 @@ class RefdetDataset(Dataset):
         self.templates = report.objects
         self._resized_templates: dict[str, list[np.ndarray]] = {}  # object id -> its 3 views at template_size
         self.search_size, self.template_size = tuple(search_size), tuple(template_size)
-        self.mean = np.array(mean, dtype=np.float32) * 255
-        self.std = np.array(std, dtype=np.float32) * 255
+        self.mean, self.std = tuple(mean), tuple(std)
         self.augment, self.seed, self.epoch = augment, seed, 0
         self.patch = patch if patch is not None and patch.size is not None else None
 
@@ -60,7 +67,7 @@ class RefdetDataset(Dataset):
         box = None
         if sample.box is not None:  # corners as pixel-edge coordinates: scale by the size ratio
             box = sample.box * np.array(self.search_size * 2, dtype=np.float64) / np.array(sample.size * 2)
-        search = resized_rgb(_read(sample.image), self.search_size)  # uint8 [H, W, 3]
+        search = resize_rgb(_read(sample.image), self.search_size)  # uint8 [H, W, 3]
         flip = False
         rng = np.random.default_rng([self.seed, self.epoch, item])
         if self.augment is not None:
@@ -72,8 +79,8 @@ class RefdetDataset(Dataset):
         if flip:
             templates = [cv2.flip(template, 1) for template in templates]
         return {
-            "templates": torch.from_numpy(np.stack([self._normalized(t) for t in templates])),
-            "search": torch.from_numpy(self._normalized(search)),
+            "templates": normalize(to_chw(np.stack(templates)), self.mean, self.std),  # [3, 3, th, tw]
+            "search": normalize(to_chw(search), self.mean, self.std),
             "box": torch.from_numpy(box.astype(np.float32) if box is not None else np.full(4, np.nan, np.float32)),
             "present": box is not None,
             "meta": {"object": sample.object_id, "image": str(sample.image), "size": torch.tensor(sample.size)},
@@ -83,12 +90,9 @@ class RefdetDataset(Dataset):
         """An object's three templates, read and resized once per process: every one of its
         search images would otherwise decode the same three files again."""
         if object_id not in self._resized_templates:
-            self._resized_templates[object_id] = [resized_rgb(_read(path), self.template_size)
+            self._resized_templates[object_id] = [resize_rgb(_read(path), self.template_size)
                                                   for path in self.templates[object_id]]
         return self._resized_templates[object_id]
-
-    def _normalized(self, rgb: np.ndarray) -> np.ndarray:
-        return normalized(rgb, self.mean, self.std)
 
 
 def _read(path: Path) -> np.ndarray:
@@ -102,12 +106,12 @@ def _patch(search: np.ndarray, box: np.ndarray | None, patch: PatchConfig,
            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
     """A `patch.size` crop of the search image [H, W, 3] and the box in it: over the object with
     probability `ball_fraction` (its centre anywhere in the patch), else anywhere; origins on
-    multiples of REFDET_PATCH_GRID."""
+    multiples of BACKBONE_STRIDE."""
     (pw, ph), (height, width) = patch.size, search.shape[:2]
     target = None
     if box is not None and rng.random() < patch.ball_fraction:
         target = (box[:2] + box[2:]) / 2 - 0.5  # the centre; box corners are pixel edges, points centres
-    x, y = patch_origin((pw, ph), (width, height), REFDET_PATCH_GRID, rng, target).astype(int)
+    x, y = patch_origin((pw, ph), (width, height), BACKBONE_STRIDE, rng, target).astype(int)
     crop = np.ascontiguousarray(search[y:y + ph, x:x + pw])
     return crop, _mapped_box(FrameTransform((pw, ph), Window(x, y, pw, ph)), box)  # a shift, no resize
 
@@ -136,19 +140,3 @@ def build_refdet_dataset(cfg: DictConfig, split: str, report: RefdetReport | Non
                          mean=tuple(model.mean), std=tuple(model.std),
                          augment=OmegaConf.to_object(cfg.data.augment) if train else None,
                          patch=OmegaConf.to_object(cfg.training.patch) if train else None, seed=cfg.training.seed)
-
-
-def model_input(bgr: np.ndarray, size: tuple[int, int], mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """BGR image [H, W, 3] uint8 -> [3, h, w] float32 RGB at `size` (W, H), normalised with mean and
-    std given in 0-255 units: what the refdet model reads, in training and prediction alike."""
-    return normalized(resized_rgb(bgr, size), mean, std)
-
-
-def resized_rgb(bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """BGR [H, W, 3] uint8 -> RGB uint8 at `size` (W, H), area-averaged like a camera at that size."""
-    return cv2.cvtColor(cv2.resize(bgr, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-
-
-def normalized(rgb: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """RGB uint8 [H, W, 3] -> [3, H, W] float32, (value - mean) / std in 0-255 units."""
-    return ((rgb.astype(np.float32) - mean) / std).transpose(2, 0, 1).copy()

@@ -1,12 +1,12 @@
 """Frame and sequence datasets over TrackNet-layout folders (`game*/Clip*/` + `Label.csv`).
 
 A sample is T consecutive frames of one clip (windows never cross clips, nor gaps where a frame
-was left out of the index for a defect) with the heatmap task's targets; see `SampleSpec` and
-DESIGN.md "A training sample":
+was left out of the index for a defect) with the heatmap task's targets; `model_input.SampleSpec`
+says what a model expects of one:
 
     frames      float32 [T, 3, H, W]   normalised with the backbone's mean and std (uint8 RGB
                                        with normalize=False: 4x fewer bytes from loader workers,
-                                       `normalize_frames` then runs on the batch, on the device)
+                                       `model_input.normalize` then runs on the batch, on the device)
     heatmaps    float32 [T_out, Hh, Wh] Gaussian targets (zeros where there is no ball)
     coords      float32 [T_out, 2]     ball in original-frame pixels, NaN where there is none
     visibility  int64   [T_out]        0-3; 0 also where augmentation pushed the ball off the frame
@@ -29,35 +29,11 @@ from tracknet_cli.config import AugmentConfig, PatchConfig
 from tracknet_cli.datasets.augment import sample_transform
 from tracknet_cli.datasets.frame_cache import CachedFrameSource
 from tracknet_cli.datasets.frames import JpegFrameSource
-from tracknet_cli.datasets.geometry import inside_frame, patch_origin, rescale_points
 from tracknet_cli.datasets.heatmap import gaussian_heatmap
 from tracknet_cli.datasets.index import INDEX_CSV, DatasetIndex
 from tracknet_cli.errors import ConfigError, DataError
-
-
-@dataclass(frozen=True)
-class SampleSpec:
-    """What a model expects of a sample: window length, sizes, normalisation."""
-
-    frames: int = 3  # T
-    output_frames: int = 1  # T_out: 1 (last frame) or T
-    input_size: tuple[int, int] = (512, 288)  # (W, H)
-    heatmap_size: tuple[int, int] = (256, 144)  # (W, H)
-    sigma: float = 2.0  # heatmap pixels
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
-
-    @classmethod
-    def from_model_config(cls, model: DictConfig) -> SampleSpec:
-        return cls(
-            frames=int(model.frames),
-            output_frames=int(model.output_frames),
-            input_size=tuple(model.input_size),
-            heatmap_size=tuple(model.heatmap.size),
-            sigma=float(model.heatmap.sigma),
-            mean=tuple(model.mean),
-            std=tuple(model.std),
-        )
+from tracknet_cli.geometry import inside_frame, patch_origin, rescale_points
+from tracknet_cli.model_input import SampleSpec, normalize
 
 
 @dataclass
@@ -168,7 +144,7 @@ class TrackNetSequenceDataset(Dataset):
         mask = visibility > 0 if not self.negatives else np.ones(len(visibility), dtype=bool)
         frames = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()  # [T, 3, H, W] uint8
         return {
-            "frames": normalize_frames(frames, self.spec) if self.normalize else frames,
+            "frames": normalize(frames, self.spec.mean, self.spec.std) if self.normalize else frames,
             "heatmaps": torch.from_numpy(heatmaps),
             "coords": torch.from_numpy(
                 rescale_points(points + origin, self.spec.input_size, original_size)).float(),
@@ -180,13 +156,6 @@ class TrackNetSequenceDataset(Dataset):
                 "size": torch.tensor(original_size),
             },
         }
-
-
-def normalize_frames(frames: torch.Tensor, spec: SampleSpec) -> torch.Tensor:
-    """uint8 RGB [..., 3, H, W] -> float32 normalised with the spec's mean and std."""
-    mean = torch.tensor(spec.mean, device=frames.device).view(3, 1, 1) * 255
-    std = torch.tensor(spec.std, device=frames.device).view(3, 1, 1) * 255
-    return frames.float().sub_(mean).div_(std)
 
 
 class TrackNetFrameDataset(TrackNetSequenceDataset):

@@ -21,7 +21,6 @@ import pandas as pd
 from PIL import Image
 
 from tracknet_cli.datasets.frame_cache import write_clip_cache
-from tracknet_cli.datasets.geometry import inside_frame
 from tracknet_cli.datasets.index import (
     INDEX_COLUMNS,
     LABEL_FILE,
@@ -33,6 +32,7 @@ from tracknet_cli.datasets.index import (
 from tracknet_cli.datasets.labels import read_labels
 from tracknet_cli.errors import LabelError
 from tracknet_cli.fileio import atomic_path, write_json
+from tracknet_cli.geometry import inside_frame
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 

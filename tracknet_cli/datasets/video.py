@@ -76,6 +76,17 @@ class VideoReader:
 
 
 @contextmanager
+def opened(video: str | Path | VideoReader) -> Iterator[VideoReader]:
+    """A reader of `video`: the one given (its owner closes it), or one opened on the path and
+    closed after the block."""
+    if isinstance(video, VideoReader):
+        yield video
+        return
+    with VideoReader(video) as reader:
+        yield reader
+
+
+@contextmanager
 def quiet_opencv() -> Iterator[None]:
     """OpenCV's own log lines off for a block: the errors that matter are raised by name here."""
     level = cv2.utils.logging.getLogLevel()

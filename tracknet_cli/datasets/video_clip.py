@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from tracknet_cli.datasets.geometry import inside_frame
 from tracknet_cli.datasets.index import LABEL_FILE
 from tracknet_cli.datasets.labels import read_labels, write_tennis_labels
 from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.errors import DataError
+from tracknet_cli.geometry import inside_frame
 
 
 @dataclass

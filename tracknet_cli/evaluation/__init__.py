@@ -1,6 +1,6 @@
-"""Evaluation: heatmaps decoded to ball positions, and ball metrics under a stated protocol."""
+"""Evaluation: models scored on dataset splits under a stated protocol (ball metrics, detection
+metrics), what every evaluation writes, and where a deformable encoder looks."""
 
-from tracknet_cli.evaluation.decode import decode_heatmaps, to_original_pixels
 from tracknet_cli.evaluation.metrics import (
     IGNORED,
     OUTCOMES,
@@ -10,7 +10,4 @@ from tracknet_cli.evaluation.metrics import (
     summarize,
 )
 
-__all__ = [
-    "IGNORED", "OUTCOMES", "BallMetrics", "Protocol", "classify_frames", "decode_heatmaps",
-    "summarize", "to_original_pixels",
-]
+__all__ = ["IGNORED", "OUTCOMES", "BallMetrics", "Protocol", "classify_frames", "summarize"]

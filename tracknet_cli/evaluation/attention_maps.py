@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import torch
 
-from tracknet_cli.datasets.tracknet import SampleSpec, normalize_frames
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.fileio import atomic_path
+from tracknet_cli.model_input import SampleSpec, normalize
 from tracknet_cli.models.decoders.deformable_decoder import DeformableFPNDecoder, MSDeformAttn
 
 LEVEL_COLOURS = [(255, 64, 64), (64, 255, 64), (64, 160, 255), (255, 220, 0), (255, 0, 255)]  # RGB
@@ -63,7 +63,7 @@ def attention_maps(model: torch.nn.Module, frames: torch.Tensor, query_xy: tuple
     already normalised float with spec None) and the query nearest `query_xy`."""
     layers = [layer.attention for layer in deformable_decoder(model).layers]
     height, width = frames.shape[-2:]
-    inputs = normalize_frames(frames, spec) if spec is not None else frames
+    inputs = normalize(frames, spec.mean, spec.std) if spec is not None else frames
     device = next(model.parameters()).device
     with _recording(layers), torch.no_grad():
         model(inputs[None].to(device))

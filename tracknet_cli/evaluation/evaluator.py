@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Subset
 
-from tracknet_cli.datasets.tracknet import TrackNetSequenceDataset, normalize_frames
-from tracknet_cli.devices import autocast
-from tracknet_cli.evaluation.decode import decode_heatmaps, to_original_pixels
+from tracknet_cli import distributed
+from tracknet_cli.datasets.tracknet import TrackNetSequenceDataset, build_dataset
+from tracknet_cli.devices import autocast, autocast_dtype
+from tracknet_cli.evaluation.attention_maps import attention_maps, draw_attention, encode_png
 from tracknet_cli.evaluation.metrics import (
     OUTCOMES,
     BallMetrics,
@@ -26,7 +28,10 @@ from tracknet_cli.evaluation.metrics import (
     classify_frames,
     summarize,
 )
-from tracknet_cli.training import distributed
+from tracknet_cli.evaluation.run import EvalOptions
+from tracknet_cli.geometry import rescale_points
+from tracknet_cli.model_input import normalize
+from tracknet_cli.models.postprocess import decode_heatmaps, to_original_pixels
 
 PREDICTION_COLUMNS = ["clip", "frame", "visibility", "x", "y", "pred_x", "pred_y", "confidence",
                       "outcome", "error"]
@@ -39,12 +44,46 @@ class Evaluation:
     per_clip: pd.DataFrame
     protocol: Protocol
     attention_maps: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG (eval --attention-maps)
+    context: dict = field(default_factory=dict)  # what was scored, for metrics.json: {"windows": N}
 
     def protocol_record(self) -> dict:
         protocol = self.protocol
         return {"description": protocol.describe(), "tolerance_px": protocol.tolerance,
                 "resolution": protocol.resolution, "visibility_present": list(protocol.visibility),
                 "pck_radii": list(protocol.pck_radii)}
+
+    def summary(self) -> list[dict]:
+        """The printed table: the outcome counts, then the rates under short names."""
+        metrics = self.metrics.as_dict()
+        counts = metrics.pop("counts")
+        del metrics["frames"]
+        return [counts, {_SHORT.get(k, k.upper() if k.startswith("pck") else k): v for k, v in metrics.items()}]
+
+    def extent(self) -> str:
+        return f"{self.metrics.frames} frames"
+
+
+_SHORT = {"accuracy": "acc", "precision": "P", "recall": "R", "f1": "F1", "mean_l2": "L2 mean",
+          "median_l2": "L2 median"}
+
+
+def evaluate_ball(model: torch.nn.Module, cfg: DictConfig, split: str, options: EvalOptions,
+                  on_start: Callable[[int], None] | None = None,
+                  progress: Callable[[int], None] | None = None) -> Evaluation:
+    """Score a heatmap model on `split` of `cfg.data`: every frame once (overlapping windows
+    averaged), under `options.protocol`; with `options.attention_maps` N, also draw where a
+    deformable encoder looks from N predicted balls."""
+    dataset = build_dataset(cfg, split, train=False, normalize=False)
+    if on_start:
+        on_start(len(dataset))
+    amp_dtype = autocast_dtype(options.device, cfg.training.amp)
+    predictions = predict_frames(model, dataset, options.device, options.batch_size, options.threshold,
+                                 options.num_workers, amp_dtype, progress)
+    evaluation = score(predictions, options.protocol)
+    if options.attention_maps:
+        evaluation.attention_maps = draw_attention_examples(model, dataset, predictions, options.attention_maps)
+    evaluation.context = {"windows": len(dataset)}
+    return evaluation
 
 
 @torch.no_grad()
@@ -64,7 +103,7 @@ def predict_frames(model: torch.nn.Module, dataset: TrackNetSequenceDataset, dev
     model.eval()
     position = 0
     for batch in loader:
-        frames = normalize_frames(batch["frames"].to(device, non_blocking=True), dataset.spec)
+        frames = normalize(batch["frames"].to(device, non_blocking=True), dataset.spec.mean, dataset.spec.std)
         with autocast(device, amp_dtype):
             logits = model(frames)
         probabilities = torch.sigmoid(logits.float()).cpu()  # [B, T_out, Hh, Wh]
@@ -139,3 +178,27 @@ class _WindowMerger:
                 "pred_x": float(point[0]), "pred_y": float(point[1]), "confidence": confidence,
             })
             del self.open[(clip_index, row)]
+
+
+def draw_attention_examples(model: torch.nn.Module, dataset: TrackNetSequenceDataset,
+                            predictions: pd.DataFrame, count: int) -> dict[str, bytes]:
+    """PNGs of the last encoder layer's sampling points, queried at the predicted ball of `count`
+    windows spread over the split (windows whose last frame has a prediction)."""
+    predicted = predictions.dropna(subset=["pred_x"]).set_index(["clip", "frame"])
+    candidates = []
+    for item in range(len(dataset)):
+        clip, start = dataset.windows[item]
+        clip_id, frame = dataset.clips[clip].clip_id, int(dataset.clips[clip].frames[start + dataset.spec.frames - 1])
+        if (clip_id, frame) in predicted.index:
+            candidates.append((item, clip_id, frame))
+    chosen = [candidates[i] for i in np.linspace(0, len(candidates) - 1, min(count, len(candidates))).astype(int)]
+    images = {}
+    for item, clip_id, frame in chosen:
+        sample = dataset[item]
+        original_size = tuple(sample["meta"]["size"].tolist())
+        row = predicted.loc[(clip_id, frame)]
+        query = rescale_points(np.array([row["pred_x"], row["pred_y"]]), original_size, dataset.spec.input_size)
+        last_layer = attention_maps(model, sample["frames"], tuple(query), dataset.spec)[-1]
+        image = draw_attention(sample["frames"][-1].permute(1, 2, 0).numpy(), last_layer)
+        images[f"{clip_id.replace('/', '_')}_{frame:05d}.png"] = encode_png(image)
+    return images

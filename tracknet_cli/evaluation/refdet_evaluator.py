@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
+from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Subset
 
-from tracknet_cli.datasets.refdet import RefdetDataset
-from tracknet_cli.devices import autocast
+from tracknet_cli import distributed
+from tracknet_cli.datasets.refdet import RefdetDataset, build_refdet_dataset
+from tracknet_cli.devices import autocast, autocast_dtype
 from tracknet_cli.evaluation.detection_metrics import DetectionMetrics, box_ious, detection_metrics
-from tracknet_cli.inference.refdet_predictor import decode_detections
-from tracknet_cli.training import distributed
+from tracknet_cli.evaluation.run import EvalOptions
+from tracknet_cli.models.postprocess import decode_detections
 
 SCORE_FLOOR = 0.05  # boxes below this score are dropped before ranking (as detectron2 does)
 IOU_THRESHOLD = 0.5
@@ -42,6 +44,7 @@ class RefdetEvaluation:
     metrics: DetectionMetrics
     per_clip: pd.DataFrame  # one row per object (the ball evaluation's per-clip file)
     attention_maps: dict[str, bytes] = field(default_factory=dict)  # none for refdet models
+    context: dict = field(default_factory=dict)  # what was scored, for metrics.json: {"images": N}
 
     def protocol_record(self) -> dict:
         threshold = self.metrics.score_threshold
@@ -49,6 +52,29 @@ class RefdetEvaluation:
                                f"over boxes scoring >= {SCORE_FLOOR}, original image pixels",
                 "iou_threshold": IOU_THRESHOLD, "score_threshold": threshold, "score_floor": SCORE_FLOOR,
                 "resolution": "original"}
+
+    def summary(self) -> list[dict]:
+        """The printed table: one row of counts, rates, IoU and AP."""
+        m = self.metrics
+        return [{"TP": m.tp, "FP": m.fp, "FN": m.fn, "P": m.precision, "R": m.recall, "F1": m.f1,
+                 "IoU": m.mean_iou, "AP50": m.ap50, "AP": m.ap}]
+
+    def extent(self) -> str:
+        return f"{self.metrics.images} images"
+
+
+def evaluate_refdet(model: torch.nn.Module, cfg: DictConfig, split: str, options: EvalOptions,
+                    on_start: Callable[[int], None] | None = None,
+                    progress: Callable[[int], None] | None = None) -> RefdetEvaluation:
+    """Score a reference-based detector on `split` of `cfg.data` at the score `options.threshold`."""
+    dataset = build_refdet_dataset(cfg, split)
+    if on_start:
+        on_start(len(dataset))
+    detections = predict_detections(model, dataset, options.device, options.batch_size, options.num_workers,
+                                    autocast_dtype(options.device, cfg.training.amp), progress)
+    evaluation = score_detections(detections, options.threshold)
+    evaluation.context = {"images": len(dataset)}
+    return evaluation
 
 
 @torch.no_grad()

@@ -1,1 +1,1 @@
-"""Running trained models: video prediction, trajectory post-processing, overlays, attention maps."""
+"""Running trained models: predictors, video runners, the ball's trajectory, overlays."""

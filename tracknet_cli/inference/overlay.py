@@ -10,10 +10,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from tracknet_cli.datasets.video import VideoReader, prefetched, quiet_opencv
 from tracknet_cli.errors import TracknetError
+from tracknet_cli.fileio import atomic_path
+from tracknet_cli.inference.trajectory import Track
 
 # H.264 plays everywhere; OpenCV's pip wheels often lack an encoder for it, mp4v always works
 CODECS = ("avc1", "mp4v")
@@ -71,43 +72,37 @@ def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[cv2.
         partial.unlink(missing_ok=True)
 
 
-def write_overlay(video: str | Path, track: pd.DataFrame, path: Path, trail: int, frames: int,
+def write_overlay(video: str | Path, track: Track, path: Path, trail: int,
                   progress: Callable[[int], None] | None = None) -> Path:
     """The video with the track drawn, at its resolution and frame rate; written under a
     temporary name and renamed once every frame is in. A background thread decodes while this one
     draws and encodes."""
-    points = track[["X", "Y"]].to_numpy(np.float64).copy()
-    points[track["Visibility"].to_numpy() == 0] = np.nan
-    interpolated = track["Interpolated"].to_numpy().astype(bool)
     with VideoReader(video) as reader, \
             video_writer(path, reader.info.fps, (reader.info.width, reader.info.height)) as writer:
-        for index, frame in enumerate(prefetched(islice(reader, frames))):  # no decoding past the track
-            draw_ball(frame, points, interpolated, index, trail)
+        for index, frame in enumerate(prefetched(islice(reader, len(track)))):  # no decoding past the track
+            draw_ball(frame, track.xy, track.interpolated, index, trail)
             writer.write(frame)
             if progress:
                 progress(1)
     return path
 
 
-def plot_trajectory(track: pd.DataFrame, still_bgr: np.ndarray | None, path: Path) -> Path:
+def plot_trajectory(track: Track, still_bgr: np.ndarray | None, path: Path) -> Path:
     """PNG: the track over a still frame (colour = time), and x and y against the frame number."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from tracknet_cli.fileio import atomic_path
-
-    seen = track[track["Visibility"] > 0]
+    frames, seen = np.arange(len(track)), track.visible
     figure, (image_axes, series_axes) = plt.subplots(1, 2, figsize=(14, 4.5), gridspec_kw={"width_ratios": [1.4, 1]})
     if still_bgr is not None:
         image_axes.imshow(cv2.cvtColor(still_bgr, cv2.COLOR_BGR2RGB))
-    image_axes.scatter(seen["X"], seen["Y"], c=seen["Frame"], cmap="viridis", s=6)
+    image_axes.scatter(track.xy[seen, 0], track.xy[seen, 1], c=frames[seen], cmap="viridis", s=6)
     image_axes.set_title("ball track (colour: frame)")
     image_axes.axis("off")
-    for column in ("X", "Y"):
-        values = track[column].where(track["Visibility"] > 0)
-        series_axes.plot(track["Frame"], values, label=column.lower(), linewidth=1)
+    for axis, label in enumerate("xy"):
+        series_axes.plot(frames, track.xy[:, axis], label=label, linewidth=1)  # NaN: a break in the line
     series_axes.set_xlabel("frame")
     series_axes.set_ylabel("pixels")
     series_axes.legend()

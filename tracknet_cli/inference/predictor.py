@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from tracknet_cli.datasets.geometry import rescale_points
-from tracknet_cli.datasets.tracknet import SampleSpec, normalize_frames
-from tracknet_cli.devices import autocast, autocast_dtype, select_device
-from tracknet_cli.errors import TracknetError
-from tracknet_cli.evaluation.decode import decode_candidates
-from tracknet_cli.export import load_weights
+from tracknet_cli.devices import autocast, autocast_dtype
+from tracknet_cli.geometry import rescale_points
+from tracknet_cli.model_input import SampleSpec, normalize
 from tracknet_cli.models.heatmap_model import HeatmapModel
+from tracknet_cli.models.postprocess import decode_candidates
 
 
 class Predictor:
@@ -41,18 +37,8 @@ class Predictor:
         self._recent: dict[str, torch.Tensor] | None = None  # backbone maps of the last T - 1 frames
 
     @classmethod
-    def from_checkpoint(cls, weights: str | Path, device: str = "auto", **kwargs) -> Predictor:
-        """From a training checkpoint or an ONNX export (run by onnxruntime)."""
-        torch_device = select_device(device)
-        model, cfg, _ = load_weights(weights, torch_device)
-        if cfg.model.task != "heatmap":
-            raise TracknetError(f"{weights} holds {cfg.model.name!r}, a {cfg.model.task} model, not a ball "
-                                "model (RefdetPredictor runs reference-based detectors)")
-        return cls.from_loaded(model, cfg, torch_device, **kwargs)
-
-    @classmethod
     def from_loaded(cls, model: torch.nn.Module, cfg: DictConfig, device: torch.device, **kwargs) -> Predictor:
-        """From a model and config `load_weights` returned."""
+        """From a model and config `weights.load_weights` returned."""
         predictor = cls(model, SampleSpec.from_model_config(cfg.model), device, amp=cfg.training.amp, **kwargs)
         predictor.name = cfg.model.name
         return predictor
@@ -60,7 +46,7 @@ class Predictor:
     def _inputs(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 [..., H, W, 3] RGB -> normalised float [..., 3, H, W] on the device."""
         x = torch.from_numpy(frames).to(self.device, non_blocking=True)
-        return normalize_frames(x.movedim(-1, -3), self.spec)
+        return normalize(x.movedim(-1, -3), self.spec.mean, self.spec.std)
 
     @torch.no_grad()
     def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,14 +19,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
+from omegaconf import DictConfig
 
 from tracknet_cli.datasets.refdet_layout import TEMPLATE_NAMES
-from tracknet_cli.datasets.video import VideoInfo, VideoReader
-from tracknet_cli.errors import DataError
+from tracknet_cli.datasets.video import VideoReader, opened
+from tracknet_cli.errors import DataError, TracknetError
 from tracknet_cli.fileio import atomic_path
 from tracknet_cli.inference.overlay import video_writer
 from tracknet_cli.inference.refdet_predictor import RefdetPredictor
-from tracknet_cli.inference.video_prediction import VideoRun, batched, decoded_frames
+from tracknet_cli.inference.video_prediction import VideoOptions, VideoRun, batched, decoded_frames
 
 CSV_HEADER = ["Frame", "X1", "Y1", "X2", "Y2", "Score"]
 BOX_COLOUR = (0, 220, 255)  # BGR amber: visible on grass, clay and hard courts
@@ -37,6 +39,30 @@ class RefdetVideoResult(VideoRun):
     with_object: int
     csv: Path
     overlay: Path | None = None
+
+    def counts(self) -> list[tuple[str, int]]:
+        return [("frames with the object", self.with_object)]
+
+    def outputs(self) -> list[tuple[str, Path]]:
+        return [(label, path) for label, path in (("boxes", self.csv), ("overlay", self.overlay)) if path is not None]
+
+
+def detect_object(model: torch.nn.Module, cfg: DictConfig, device: torch.device,
+                  options: VideoOptions) -> Callable[..., RefdetVideoResult]:
+    """The reference-detection task's predict-video for `model` (as `weights.load_weights` gives
+    it) and the object of `options.templates` (read here: a missing one fails before any work),
+    ready to run: `run(video, out_dir, on_start, progress)`."""
+    if options.templates is None:
+        raise TracknetError(f"{cfg.model.name} is a reference-based detector: give the object's templates "
+                            "with --templates DIR")
+    templates = read_templates(options.templates)
+    predictor = RefdetPredictor.from_loaded(model, cfg, device, threshold=options.threshold)
+
+    def run(video, out_dir, on_start=None, progress=None) -> RefdetVideoResult:
+        return detect_in_video(video, templates, predictor, out_dir, options.batch_size, options.overlay,
+                               on_start, progress)
+
+    return run
 
 
 def read_templates(folder: str | Path) -> list[np.ndarray]:
@@ -55,38 +81,38 @@ def read_templates(folder: str | Path) -> list[np.ndarray]:
     return images
 
 
-def detect_in_video(video: str | Path, templates: list[np.ndarray], predictor: RefdetPredictor,
+def detect_in_video(video: str | Path | VideoReader, templates: list[np.ndarray], predictor: RefdetPredictor,
                     out_dir: str | Path, batch_size: int = 8, overlay: bool = False,
-                    on_start: Callable[[VideoInfo], None] | None = None,
+                    on_start: Callable[[int | None], None] | None = None,
                     progress: Callable[[int], None] | None = None) -> RefdetVideoResult:
     """Write `<video>_boxes.csv` (a row per frame; empty fields where the object is not found) and,
     with `overlay`, `<video>_overlay.mp4` into `out_dir`."""
     started = time.perf_counter()
-    out_dir, stem = Path(out_dir), Path(video).stem
-    csv_path = out_dir / f"{stem}_boxes.csv"
-    overlay_path = out_dir / f"{stem}_overlay.mp4" if overlay else None
-    with VideoReader(video) as reader, atomic_path(csv_path) as csv_tmp, open(csv_tmp, "w", newline="") as handle:
-        info = reader.info
-        if on_start:
-            on_start(info)
-        with (video_writer(overlay_path, info.fps, (info.width, info.height)) if overlay
-              else nullcontext()) as writer:
-            rows = csv.writer(handle)
-            rows.writerow(CSV_HEADER)
-            frames = found = 0
-            for batch in batched(decoded_frames(reader, predictor.search_input), batch_size):
-                images = [raw for raw, _ in batch]
-                results = predictor.predict_batch(templates, images, search=[prepared for _, prepared in batch])
-                for frame, (boxes, scores) in zip(images, results):
-                    box, score = (boxes[0], scores[0]) if len(scores) else (None, None)  # once per frame at most
-                    rows.writerow([frames, *(_cells(box, score))])
-                    if writer is not None:
-                        writer.write(draw_box(frame, box, score))
-                    frames, found = frames + 1, found + (box is not None)
-                if progress:
-                    progress(len(batch))
-            if frames == 0:
-                raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
+    with opened(video) as reader:
+        info, out_dir = reader.info, Path(out_dir)
+        csv_path = out_dir / f"{info.path.stem}_boxes.csv"
+        overlay_path = out_dir / f"{info.path.stem}_overlay.mp4" if overlay else None
+        with atomic_path(csv_path) as csv_tmp, open(csv_tmp, "w", newline="") as handle:
+            if on_start:  # the progress to come: every frame once
+                on_start(info.frame_count or None)
+            with (video_writer(overlay_path, info.fps, (info.width, info.height)) if overlay
+                  else nullcontext()) as writer:
+                rows = csv.writer(handle)
+                rows.writerow(CSV_HEADER)
+                frames = found = 0
+                for batch in batched(decoded_frames(reader, predictor.search_input), batch_size):
+                    images = [raw for raw, _ in batch]
+                    results = predictor.predict_batch(templates, images, search=[prepared for _, prepared in batch])
+                    for frame, (boxes, scores) in zip(images, results):
+                        box, score = (boxes[0], scores[0]) if len(scores) else (None, None)  # once per frame at most
+                        rows.writerow([frames, *(_cells(box, score))])
+                        if writer is not None:
+                            writer.write(draw_box(frame, box, score))
+                        frames, found = frames + 1, found + (box is not None)
+                    if progress:
+                        progress(len(batch))
+                if frames == 0:
+                    raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
     return RefdetVideoResult(info, frames, time.perf_counter() - started, found, csv_path, overlay_path)
 
 

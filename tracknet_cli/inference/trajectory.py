@@ -1,8 +1,9 @@
 """Per-frame ball candidates to one clean trajectory: pick a track, fill short gaps, smooth.
 
-    table = postprocess(candidates, fps=30.0, frame_size=(1280, 720))
+    track = postprocess(candidates, fps=30.0, frame_size=(1280, 720))
     # candidates: per frame a float array [K_i, 3] of rows (x, y, score), video pixels, K_i >= 0
-    # table: Frame, Visibility, X, Y, Confidence, Interpolated (the badminton format plus two)
+    # track.xy [N, 2] (NaN: no ball), track.confidence [N], track.interpolated [N]
+    # track.table(): Frame, Visibility, X, Y, Confidence, Interpolated (the badminton format plus two)
 
 Steps, each switched by `TrajectoryConfig`:
     pick_track  one candidate or none per frame, chosen for the whole video at once by dynamic
@@ -17,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from numbers import Real
 
 import numpy as np
@@ -68,15 +70,41 @@ class TrajectoryConfig:
         _check_window(self.smooth_window)
 
 
-def postprocess(candidates: Sequence[np.ndarray], fps: float, frame_size: tuple[int, int],
-                cfg: TrajectoryConfig | None = None) -> pd.DataFrame:
-    """One row per frame: `Frame, Visibility, X, Y, Confidence, Interpolated`.
+@dataclass(frozen=True)
+class Track:
+    """The ball's track, a row per frame: the one representation everything after the tracker
+    (CSV, overlay, plot, counts) reads."""
 
-    Visibility is 1 where there is a position (detected or interpolated). X and Y are 0.0 where
-    Visibility is 0, as in the badminton dataset's `Frame,Visibility,X,Y` files, so the table can be
-    written as it is. Confidence is the kept candidate's score, 0 for interpolated frames and frames
-    without a ball; Interpolated is 1 where `fill_gaps` made the position.
-    """
+    xy: np.ndarray  # [N, 2] video pixels, NaN where there is no ball
+    confidence: np.ndarray  # [N] the kept candidate's score; 0 where interpolated or no ball
+    interpolated: np.ndarray  # [N] bool: `fill_gaps` made the position
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+    @cached_property
+    def visible(self) -> np.ndarray:
+        """[N] bool: a position, detected or interpolated."""
+        return np.isfinite(self.xy).all(axis=1)
+
+    def table(self) -> pd.DataFrame:
+        """`Frame, Visibility, X, Y, Confidence, Interpolated`: Visibility 1 where there is a
+        position; X and Y 0.0 where there is none, as in the badminton dataset's
+        `Frame,Visibility,X,Y` files, so the table can be written as it is."""
+        visible = self.visible
+        return pd.DataFrame({
+            "Frame": np.arange(len(self)),
+            "Visibility": visible.astype(int),
+            "X": np.where(visible, self.xy[:, 0], 0.0),
+            "Y": np.where(visible, self.xy[:, 1], 0.0),
+            "Confidence": self.confidence,
+            "Interpolated": self.interpolated.astype(int),
+        }, columns=COLUMNS)
+
+
+def postprocess(candidates: Sequence[np.ndarray], fps: float, frame_size: tuple[int, int],
+                cfg: TrajectoryConfig | None = None) -> Track:
+    """The track of per-frame candidates [K_i, 3] (x, y, score) in video pixels."""
     cfg = cfg or TrajectoryConfig()
     _check_positive("fps", fps)
     extent = _frame_extent(frame_size)
@@ -90,7 +118,8 @@ def postprocess(candidates: Sequence[np.ndarray], fps: float, frame_size: tuple[
         xy, interpolated = fill_gaps(xy, cfg.max_gap)
     if cfg.smooth:
         xy = smooth(xy, cfg.smooth_window)
-    return _table(xy, score, interpolated)
+    visible = np.isfinite(xy).all(axis=1)
+    return Track(xy, np.where(visible & ~interpolated, score, 0.0), interpolated)
 
 
 def coast_frames(fps: float, extent: float, max_speed: float) -> int:
@@ -329,18 +358,6 @@ def candidates_from_points(xy: np.ndarray, score: float | np.ndarray = 1.0) -> l
     scores = np.broadcast_to(np.asarray(score, dtype=np.float64), (len(xy),))
     return [np.array([[x, y, s]]) if np.isfinite([x, y]).all() else np.empty((0, 3))
             for (x, y), s in zip(xy, scores)]
-
-
-def _table(xy: np.ndarray, score: np.ndarray, interpolated: np.ndarray) -> pd.DataFrame:
-    visible = np.isfinite(xy).all(axis=1)
-    return pd.DataFrame({
-        "Frame": np.arange(len(xy)),
-        "Visibility": visible.astype(int),
-        "X": np.where(visible, xy[:, 0], 0.0),
-        "Y": np.where(visible, xy[:, 1], 0.0),
-        "Confidence": np.where(visible & ~interpolated, score, 0.0),
-        "Interpolated": interpolated.astype(int),
-    }, columns=COLUMNS)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -5,6 +5,9 @@ batches of T-frame windows; only the per-frame candidates are kept, so memory st
 long the video is. The trajectory is then post-processed as a whole (it is a few numbers per
 frame). Pass 2, only with an overlay, decodes the video again and draws the final track.
 Everything is written under a temporary name and renamed when complete.
+
+`VideoOptions` are predict-video's options for every task; `track_ball` is the ball task's entry
+in the task table.
 """
 
 from __future__ import annotations
@@ -16,23 +19,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+from omegaconf import DictConfig
 
-from tracknet_cli.datasets.geometry import inside_frame
-from tracknet_cli.datasets.video import VideoInfo, VideoReader, prefetched
+from tracknet_cli.datasets.video import VideoInfo, VideoReader, opened, prefetched
 from tracknet_cli.errors import DataError
 from tracknet_cli.fileio import atomic_path
-from tracknet_cli.inference.letterbox import Letterbox
+from tracknet_cli.geometry import inside_frame
 from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.trajectory import TrajectoryConfig, postprocess
+from tracknet_cli.model_input import Letterbox
 
 
 @dataclass
-class PredictVideoOptions:
-    batch_size: int = 8
+class VideoOptions:
+    """predict-video's options; each task reads its own (the task table says which)."""
+
+    batch_size: int = 8  # windows (or frames) per forward pass
+    threshold: float = 0.5  # heatmap peak that calls a ball; a detector's box score
     overlay: bool = False
-    plot: bool = False
-    trail: int = 12  # frames of fading trail behind the ball on the overlay
-    trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)
+    plot: bool = False  # ball: the trajectory plot
+    trail: int = 12  # ball: frames of fading trail behind the ball on the overlay
+    trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)  # ball: the tracker
+    templates: Path | None = None  # reference-based detection: the folder of the object's templates
 
 
 @dataclass
@@ -61,29 +70,49 @@ class PredictVideoResult(VideoRun):
     overlay: Path | None = None
     plot: Path | None = None
 
+    def counts(self) -> list[tuple[str, int]]:
+        return [("frames with a ball", self.with_ball), ("interpolated", self.interpolated)]
 
-def predict_video(video: str | Path, predictor: Predictor, out_dir: str | Path,
-                  options: PredictVideoOptions | None = None,
-                  on_start: Callable[[VideoInfo], None] | None = None,
+    def outputs(self) -> list[tuple[str, Path]]:
+        return [(label, path) for label, path in (("track", self.csv), ("overlay", self.overlay),
+                                                  ("plot", self.plot)) if path is not None]
+
+
+def track_ball(model: torch.nn.Module, cfg: DictConfig, device: torch.device,
+               options: VideoOptions) -> Callable[..., PredictVideoResult]:
+    """The ball task's predict-video for `model` (as `weights.load_weights` gives it), ready to
+    run: `run(video, out_dir, on_start, progress)`."""
+    predictor = Predictor.from_loaded(model, cfg, device, threshold=options.threshold)
+
+    def run(video, out_dir, on_start=None, progress=None) -> PredictVideoResult:
+        return predict_video(video, predictor, out_dir, options, on_start, progress)
+
+    return run
+
+
+def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir: str | Path,
+                  options: VideoOptions | None = None,
+                  on_start: Callable[[int | None], None] | None = None,
                   progress: Callable[[int], None] | None = None) -> PredictVideoResult:
-    """Track the ball through `video` into `out_dir`; `progress(n)` after every n frames."""
-    options = options or PredictVideoOptions()
+    """Track the ball through `video` (a path, or a reader opened on it) into `out_dir`;
+    `on_start(total)` with the progress to come, then `progress(n)` after every n frames."""
+    options = options or VideoOptions()
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    with VideoReader(video) as reader:
+    with opened(video) as reader:
         info = reader.info
-        if on_start:
-            on_start(info)
+        if on_start:  # the progress to come: every frame once, twice with an overlay (decoded again)
+            on_start(info.frame_count * (2 if options.overlay else 1) or None)
         letterbox = Letterbox.fit((info.width, info.height), predictor.spec.input_size)
         candidates, still = _detect(reader, letterbox, predictor, options.batch_size, progress)
     if not candidates:
         raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
     track = postprocess(candidates, info.fps, (info.width, info.height), options.trajectory)
-    stem = Path(video).stem
-    result = PredictVideoResult(info, len(candidates), 0.0, int(track["Visibility"].sum()),
-                                int(track["Interpolated"].sum()), out_dir / f"{stem}_ball.csv")
+    stem = info.path.stem
+    result = PredictVideoResult(info, len(candidates), 0.0, int(track.visible.sum()),
+                                int(track.interpolated.sum()), out_dir / f"{stem}_ball.csv")
     with atomic_path(result.csv) as tmp:
-        track.to_csv(tmp, index=False, float_format="%.3f")
+        track.table().to_csv(tmp, index=False, float_format="%.3f")
     if options.plot:
         from tracknet_cli.inference.overlay import plot_trajectory
 
@@ -91,8 +120,7 @@ def predict_video(video: str | Path, predictor: Predictor, out_dir: str | Path,
     if options.overlay:
         from tracknet_cli.inference.overlay import write_overlay
 
-        result.overlay = write_overlay(video, track, out_dir / f"{stem}_overlay.mp4", options.trail,
-                                       len(candidates), progress)
+        result.overlay = write_overlay(info.path, track, out_dir / f"{stem}_overlay.mp4", options.trail, progress)
     result.seconds = time.perf_counter() - started
     return result
 

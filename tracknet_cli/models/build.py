@@ -1,23 +1,22 @@
-"""The model registry: every named model is a config under configs/model/, built from its parts.
+"""The parts registry and the builders: every named model is a config under configs/model/,
+assembled from parts its config names by `type`.
 
-A model config names a part of each kind by `type`; each type has a config dataclass (its keys,
-types and defaults) and a class. `build_model(cfg.model)` validates the parts and assembles them:
-a heatmap model (`model.task: heatmap`) from a backbone, a decoder and a head; a reference-based
-detector (`model.task: refdet`) from a backbone and its own fusion, correlation and head.
-Adding a backbone or decoder is one entry in these tables.
+Each part type has a config dataclass (its keys, types and defaults) and a class. A model family's
+schema lists the parts it has (`HeatmapModelConfig.parts`); `check_model_config` validates them
+and the family's builder assembles them: `build_heatmap_model` a backbone, a decoder and a head;
+`build_refdet_model` a backbone and the detector's own fusion, correlation and head. The task
+table (`tasks.py`) names each family's builder. Adding a backbone or decoder is one entry in PARTS.
 """
 
 from __future__ import annotations
 
-from copy import deepcopy
 from dataclasses import fields
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from torch import nn
 
-from tracknet_cli.config import available_configs, check_keys, find_config_file
+from tracknet_cli.config import check_keys
 from tracknet_cli.errors import ConfigError, describe
 from tracknet_cli.models.backbones.cnn_backbone import CNNBackbone, CNNBackboneConfig
 from tracknet_cli.models.backbones.convnext_backbone import ConvNeXtBackbone, ConvNeXtBackboneConfig
@@ -44,21 +43,20 @@ PARTS: dict[str, dict[str, tuple[type, type]]] = {
                 "deformable_fpn": (DeformableFPNDecoder, DeformableFPNDecoderConfig)},
     "head": {"heatmap": (HeatmapHead, HeatmapHeadConfig)},
 }
-TASK_PARTS = {"heatmap": ("backbone", "decoder", "head"), "refdet": ("backbone",)}  # parts named by `type`
-
-
-def available_models(task: str | None = None) -> list[str]:
-    """Names `--model` accepts: the model configs shipped in configs/model/ (of one task if given)."""
-    names = available_configs("model")
-    if task is None:
-        return names
-    return [name for name in names
-            if (OmegaConf.load(find_config_file("model", name)).get("task") or "heatmap") == task]
+# keys a part's config once had, with what replaced them: a user's config that still sets one is
+# told so; a checkpoint that saved one loads without it (`drop_retired_keys`)
+RETIRED_KEYS = {
+    "decoder": {"msda_backend": "the deformable attention's backend is a runtime choice now: "
+                                "TRACKNET_MSDA_BACKEND=torch|triton|auto or `tracknet train --msda-backend`"},
+}
 
 
 def part_config(model_cfg: DictConfig, kind: str) -> Any:
     """The validated config dataclass of one part (`backbone`, `decoder`, `head`) of a model."""
     values = OmegaConf.to_container(model_cfg[kind]) if model_cfg[kind] is not None else {}
+    for key, replacement in RETIRED_KEYS.get(kind, {}).items():
+        if key in values:
+            raise ConfigError(f"model.{kind}.{key} is no longer a model key: {replacement}")
     kind_types = PARTS[kind]
     part_type = values.get("type")
     if part_type not in kind_types:
@@ -85,30 +83,39 @@ def _check_counts(part: Any, kind: str) -> None:
 
 
 def check_model_config(model_cfg: DictConfig) -> None:
-    """Validate every part before any work starts."""
-    for kind in TASK_PARTS[model_cfg.task]:
+    """Validate every part of a model section before any work starts."""
+    for kind in OmegaConf.get_type(model_cfg).parts:
         part_config(model_cfg, kind)
 
 
-def random_init(model_cfg: DictConfig) -> DictConfig:
-    """A copy of `model_cfg` whose backbone starts from random weights: for a model a checkpoint
-    then fills, which needs no pretrained files."""
-    copy = deepcopy(model_cfg)
-    OmegaConf.update(copy, "backbone.use_pretrained", False)
-    return copy
+def drop_retired_keys(values: dict) -> dict:
+    """A saved model section without the keys of RETIRED_KEYS (a checkpoint of an older version)."""
+    for kind, retired in RETIRED_KEYS.items():
+        part = values.get(kind)
+        if isinstance(part, dict):
+            values[kind] = {key: value for key, value in part.items() if key not in retired}
+    return values
 
 
-def build_model(model_cfg: DictConfig) -> nn.Module:
-    """Build any registered model from its config; weights random unless the backbone asks for them."""
-    if model_cfg.task == "refdet":
-        backbone_cfg = part_config(model_cfg, "backbone")
-        backbone = PARTS["backbone"][backbone_cfg.type][0](backbone_cfg, in_frames=1)
-        return RefDetModel(backbone, OmegaConf.to_object(model_cfg))
+def _backbone(model_cfg: DictConfig, in_frames: int, pretrained: bool):
+    backbone_cfg = part_config(model_cfg, "backbone")
+    if not pretrained:  # a checkpoint will fill the weights: no pretrained files needed
+        backbone_cfg.use_pretrained = False
+    return PARTS["backbone"][backbone_cfg.type][0](backbone_cfg, in_frames=in_frames)
+
+
+def build_heatmap_model(model_cfg: DictConfig, pretrained: bool = True) -> HeatmapModel:
+    """A heatmap model from its config; backbone weights random unless the config asks for
+    pretrained ones and `pretrained` allows them."""
     frames, output_frames = int(model_cfg.frames), int(model_cfg.output_frames)
-    in_frames = frames if model_cfg.fusion == "early" else 1
-    backbone_cfg, decoder_cfg, head_cfg = (part_config(model_cfg, kind) for kind in TASK_PARTS["heatmap"])
-    backbone = PARTS["backbone"][backbone_cfg.type][0](backbone_cfg, in_frames=in_frames)
+    backbone = _backbone(model_cfg, frames if model_cfg.fusion == "early" else 1, pretrained)
+    decoder_cfg, head_cfg = part_config(model_cfg, "decoder"), part_config(model_cfg, "head")
     decoder = PARTS["decoder"][decoder_cfg.type][0](backbone.feature_info, decoder_cfg)
     head = HeatmapHead(decoder.out_channels, output_frames, head_cfg)
     heatmap_stride = model_cfg.input_size[0] // model_cfg.heatmap.size[0]  # checked with the config
     return HeatmapModel(backbone, decoder, head, frames, output_frames, model_cfg.fusion, heatmap_stride)
+
+
+def build_refdet_model(model_cfg: DictConfig, pretrained: bool = True) -> RefDetModel:
+    """A reference-based detector from its config (see `build_heatmap_model` for `pretrained`)."""
+    return RefDetModel(_backbone(model_cfg, 1, pretrained), OmegaConf.to_object(model_cfg))

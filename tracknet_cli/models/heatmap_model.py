@@ -1,13 +1,101 @@
-"""A heatmap model: T frames in, T_out heatmap logits out, any backbone, decoder and head."""
+"""A heatmap model (the ball task): T frames in, T_out heatmap logits out, any backbone, decoder
+and head; `HeatmapModelConfig` is its config section's schema."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from tracknet_cli.model_input import IMAGENET_MEAN, IMAGENET_STD
 from tracknet_cli.models.backbones.base import Backbone, FeatureInfo
 
 FUSIONS = ("early", "late")
+
+
+@dataclass
+class HeatmapConfig:
+    size: list[int] = field(default_factory=lambda: [256, 144])  # [W, H]
+    sigma: float = 2.0  # Gaussian sigma in heatmap pixels
+
+
+@dataclass
+class HeatmapModelConfig:
+    """The `model` section of a heatmap model; `backbone`, `decoder` and `head` are the parts
+    `models.build` assembles, each checked against its own config dataclass."""
+
+    parts: ClassVar[tuple[str, ...]] = ("backbone", "decoder", "head")
+
+    name: str = ""
+    task: str = "heatmap"
+    frames: int = 3  # T input frames
+    output_frames: int = 1  # T_out: 1 (the last frame) or T
+    fusion: str = "early"  # early: frames stacked into an inflated stem | late: backbone per frame
+    input_size: list[int] = field(default_factory=lambda: [512, 288])  # [W, H]
+    heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
+    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
+    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
+    backbone: dict[str, Any] = field(default_factory=dict)
+    decoder: dict[str, Any] = field(default_factory=dict)
+    head: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def check(model, require) -> None:
+        """Value checks of a `model` section, each failure reported by `require(ok, key, message)`."""
+        for key in ("input_size", "heatmap.size"):
+            size = model.input_size if key == "input_size" else model.heatmap.size
+            require(len(size) == 2 and min(size) > 0, f"model.{key}", f"expected [W, H] > 0, got {list(size)}")
+        if len(model.input_size) == len(model.heatmap.size) == 2 and min(*model.input_size, *model.heatmap.size) > 0:
+            stride = model.input_size[0] // model.heatmap.size[0]
+            require(list(model.heatmap.size) == [w // stride for w in model.input_size]
+                    and [w % stride for w in model.input_size] == [0, 0], "model.heatmap.size",
+                    f"expected the input size {list(model.input_size)} divided by one whole number, "
+                    f"got {list(model.heatmap.size)}")
+        require(model.frames >= 1, "model.frames", f"expected at least 1, got {model.frames}")
+        require(model.output_frames in (1, model.frames), "model.output_frames",
+                f"expected 1 or model.frames ({model.frames}), got {model.output_frames}")
+        require(model.heatmap.sigma > 0, "model.heatmap.sigma", "expected a positive number")
+        require(model.fusion in FUSIONS, "model.fusion", f"expected early or late, got {model.fusion!r}")
+
+    @staticmethod
+    def patch_grid(model) -> tuple[list[int], int] | None:
+        """(input size, stride) a training patch must fit and step by: a patch's target must be an
+        exact crop of the heatmap. None while the sizes are invalid (reported by `check`)."""
+        if min(model.heatmap.size) <= 0:
+            return None
+        return list(model.input_size), model.input_size[0] // model.heatmap.size[0]
+
+    # ------------------------------------------------------------------------- the model as a graph
+    inputs: ClassVar[tuple[str, ...]] = ("frames",)  # names of an exported graph's inputs and outputs
+    outputs: ClassVar[tuple[str, ...]] = ("logits",)
+
+    @staticmethod
+    def example_input(model, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """Random normalised frames [B, T, 3, H, W], one tensor per graph input."""
+        width, height = model.input_size
+        return (torch.randn(batch, int(model.frames), 3, height, width, generator=generator),)
+
+    @staticmethod
+    def frames_per_row(model) -> int:
+        """Output frames one batch row gives (T_out): what a throughput in frames/s counts."""
+        return int(model.output_frames)
+
+    @staticmethod
+    def graph_metadata(model) -> dict:
+        """What a consumer of an exported graph needs to feed it, beyond mean and std."""
+        return {"frames": int(model.frames), "output_frames": int(model.output_frames),
+                "input_size": list(model.input_size), "heatmap_size": list(model.heatmap.size),
+                "output": "logits"}
+
+    @staticmethod
+    def resized(model, width: int, height: int, frames: int) -> list[str]:
+        """Overrides for this architecture at another input size and T (T_out follows: T or 1)."""
+        outputs = frames if model.output_frames == model.frames else 1
+        stride = model.input_size[0] // model.heatmap.size[0]
+        return [f"model.frames={frames}", f"model.output_frames={outputs}", f"model.input_size=[{width},{height}]",
+                f"model.heatmap.size=[{width // stride},{height // stride}]"]
 
 
 class LateFusion(nn.Module):

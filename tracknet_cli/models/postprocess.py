@@ -1,4 +1,6 @@
-"""Heatmap decoding: one sub-pixel ball position per heatmap (or none), or the k best peaks.
+"""Model outputs to answers: heatmap peaks to ball positions, detection maps to boxes.
+
+Heatmap decoding gives one sub-pixel ball position per heatmap (or none), or the k best peaks.
 
 The peak pixel only locates the ball to half a pixel of the heatmap, which is several pixels of
 the original frame. The targets are Gaussians and the log of a Gaussian is a parabola, so a
@@ -11,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchvision.ops import batched_nms
 
-from tracknet_cli.datasets.geometry import rescale_points
+from tracknet_cli.geometry import rescale_points
 
 # log(0) would make the parabola through a zero neighbour NaN; the smallest float32 keeps it finite.
 _LOG_FLOOR = float(np.log(np.finfo(np.float32).tiny))
@@ -117,3 +120,24 @@ def to_original_pixels(
         rows = which == group
         original[rows] = rescale_points(points[rows], heatmap_size, (width, height))
     return original
+
+
+def decode_detections(scores: torch.Tensor, boxes: torch.Tensor, search_size: tuple[int, int],
+                      image_size: tuple[int, int], score_threshold: float, nms_iou: float = 0.5,
+                      top_k: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """One image's maps -> its detections: the cells scoring at least `score_threshold`, suppressed
+    by NMS, best first, at most `top_k`, scaled from the search size to `image_size` (W, H) and
+    clamped to the image. scores [h, w] probabilities, boxes [4, h, w] in search-size pixels."""
+    flat_scores = scores.flatten().float()
+    flat_boxes = boxes.flatten(1).T.float()  # [h*w, 4]
+    keep = flat_scores >= score_threshold
+    flat_scores, flat_boxes = flat_scores[keep], flat_boxes[keep]
+    order = flat_scores.argsort(descending=True)[: top_k * 10]  # NMS on a short list: cheap
+    flat_scores, flat_boxes = flat_scores[order], flat_boxes[order]
+    kept = batched_nms(flat_boxes, flat_scores, torch.zeros_like(flat_scores, dtype=torch.long), nms_iou)[:top_k]
+    width, height = image_size
+    scale = torch.tensor([width / search_size[0], height / search_size[1]] * 2, device=flat_boxes.device)
+    result = flat_boxes[kept] * scale
+    result[:, 0::2] = result[:, 0::2].clamp(0, width)
+    result[:, 1::2] = result[:, 1::2].clamp(0, height)
+    return result.cpu().numpy().astype(np.float64), flat_scores[kept].cpu().numpy().astype(np.float64)

@@ -16,19 +16,89 @@ per cell and the distances from the cell centre to the four box sides.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tracknet_cli.config import RefdetModelConfig
 from tracknet_cli.errors import TracknetError
+from tracknet_cli.model_input import BACKBONE_STRIDE, IMAGENET_MEAN, IMAGENET_STD
 from tracknet_cli.models.backbones.base import Backbone
 from tracknet_cli.models.decoders.blocks import ConvNormAct
 from tracknet_cli.models.decoders.fpn_decoder import FPNDecoder, FPNDecoderConfig
 
 TEMPLATE_FUSIONS = ("attention", "average")
 HEAD_STRIDE = 4  # the head predicts on the P2 grid
+
+
+@dataclass
+class RefdetModelConfig:
+    """The `model` section of a reference-based detector: three templates of an object in, its box
+    in the search image out. `backbone` is a part of the registry (`models.build`)."""
+
+    parts: ClassVar[tuple[str, ...]] = ("backbone",)
+
+    name: str = ""
+    task: str = "refdet"
+    search_size: list[int] = field(default_factory=lambda: [1024, 576])  # [W, H]
+    template_size: list[int] = field(default_factory=lambda: [256, 256])  # [W, H]
+    fpn_channels: int = 128
+    corr_channels: int = 64
+    det_channels: int = 128
+    template_fusion: str = "attention"  # attention | average
+    kernel_size: int = 5  # fused template maps are pooled to k x k for the correlation
+    prior: float = 0.01  # initial objectness probability (bias log(p / (1 - p)) = -4.6)
+    mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
+    std: list[float] = field(default_factory=lambda: list(IMAGENET_STD))
+    backbone: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def check(model, require) -> None:
+        """Value checks of a `model` section, each failure reported by `require(ok, key, message)`."""
+        # the head's stride-4 grid and the P3 correlation need sizes that halve cleanly three times
+        for key in ("search_size", "template_size"):
+            size = list(model[key])
+            require(len(size) == 2 and min(size) >= 32 and all(v % 32 == 0 for v in size), f"model.{key}",
+                    f"expected [W, H], multiples of 32, got {size}")
+        for key in ("fpn_channels", "corr_channels", "det_channels", "kernel_size"):
+            require(model[key] >= 1, f"model.{key}", "expected at least 1")
+        require(model.kernel_size % 2 == 1, "model.kernel_size", "expected an odd number (a centred kernel)")
+        require(model.template_fusion in TEMPLATE_FUSIONS, "model.template_fusion",
+                f"expected attention or average, got {model.template_fusion!r}")
+        require(0.0 < model.prior < 1.0, "model.prior", "a probability must be in (0, 1)")
+
+    @staticmethod
+    def patch_grid(model) -> tuple[list[int], int]:
+        """(search size, stride) a training patch must fit and step by: the backbone's
+        downsampling must stay in step with the whole image."""
+        return list(model.search_size), BACKBONE_STRIDE
+
+    # ------------------------------------------------------------------------- the model as a graph
+    inputs: ClassVar[tuple[str, ...]] = ("templates", "search")  # an exported graph's input and output names
+    outputs: ClassVar[tuple[str, ...]] = ("objectness", "boxes")
+
+    @staticmethod
+    def example_input(model, batch: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """Random normalised templates [B, 3, 3, th, tw] and search images [B, 3, H, W]."""
+        (tw, th), (width, height) = model.template_size, model.search_size
+        return (torch.randn(batch, 3, 3, th, tw, generator=generator),
+                torch.randn(batch, 3, height, width, generator=generator))
+
+    @staticmethod
+    def frames_per_row(model) -> int:
+        """One search image per batch row."""
+        return 1
+
+    @staticmethod
+    def graph_metadata(model) -> dict:
+        return {"search_size": list(model.search_size), "template_size": list(model.template_size)}
+
+    @staticmethod
+    def resized(model, width: int, height: int, frames: int) -> list[str]:
+        """Overrides for this architecture at another search size (templates keep theirs; T does not apply)."""
+        return [f"model.search_size=[{width},{height}]"]
 
 
 class TemplateFusion(nn.Module):
@@ -85,7 +155,7 @@ class RefDetModel(nn.Module):
             raise TracknetError(f"model.backbone.return_stages of a refdet model must include the maps at "
                                 f"strides 4 and 8; they give {sorted(strides)}")
         levels = {name: info for name, info in backbone.feature_info.items() if info.stride >= 4}
-        self.fpn = FPNDecoder(levels, FPNDecoderConfig(lateral_dim=cfg.fpn_channels))
+        self.fpn = FPNDecoder(levels, FPNDecoderConfig(lateral_dim=cfg.fpn_channels), outputs=2)  # P2, P3
         self.fusion = TemplateFusion(cfg.fpn_channels, cfg.template_fusion)
         # one embedding per level for templates and search image alike (SiamFC's Siamese choice):
         # a feature then correlates positively with itself from the first step, so the head has a
@@ -105,7 +175,7 @@ class RefDetModel(nn.Module):
     def pyramid(self, images: torch.Tensor) -> list[torch.Tensor]:
         """[N, 3, H, W] -> [P2 [N, C, H/4, W/4], P3 [N, C, H/8, W/8]]."""
         features = self.backbone(images)
-        return self.fpn.pyramid({name: features[name] for name in self.fpn.levels})[:2]
+        return self.fpn.pyramid({name: features[name] for name in self.fpn.levels})
 
     def _embed(self, level: int, maps: torch.Tensor) -> torch.Tensor:
         """The correlation embedding: projected, then unit length at every position, so a

@@ -1,1 +1,2 @@
-"""Training: the trainer, losses, optimisation, checkpoints, distributed helpers, run outputs."""
+"""Training: the trainer, its launch on one or N processes, per-task training, losses,
+optimisation, the checkpoint file and run outputs."""

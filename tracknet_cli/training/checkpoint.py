@@ -1,4 +1,5 @@
-"""Checkpoints: one file with everything needed to resume, or to run the model anywhere.
+"""Checkpoints: one file with everything needed to resume a run, or to run its model anywhere
+(`weights.load_model` rebuilds the model from it).
 
 Contents are plain containers and tensors only, so `torch.load(weights_only=True)` reads them and
 a checkpoint from a stranger cannot run code. Files are written to a temporary name and renamed,
@@ -11,10 +12,10 @@ import random
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from tracknet_cli import __version__
-from tracknet_cli.config import from_container, to_container
+from tracknet_cli.config import to_container
 from tracknet_cli.errors import ConfigError, DataError, describe
 from tracknet_cli.fileio import atomic_path
 
@@ -102,21 +103,3 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The model inside a DistributedDataParallel or compiled wrapper."""
     model = getattr(model, "module", model)
     return getattr(model, "_orig_mod", model)
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, DictConfig, dict]:
-    """The model of a checkpoint, built from the config stored in it, in eval mode on `device`."""
-    from tracknet_cli.models import build_model
-
-    checkpoint = load_checkpoint(path)
-    cfg = from_container(checkpoint["config"])
-    OmegaConf.update(cfg, "model.backbone.use_pretrained", False)  # the checkpoint holds the weights
-    if OmegaConf.select(cfg, "model.decoder.msda_backend") is not None:  # a training machine's choice:
-        cfg.model.decoder.msda_backend = "auto"  # Triton where it runs, PyTorch elsewhere (same results)
-    model = build_model(cfg.model)
-    try:
-        model.load_state_dict(checkpoint["model"])
-    except RuntimeError as exc:
-        raise DataError(f"{path}: weights do not fit model {cfg.model.name!r}: "
-                        f"{describe(exc)}") from None
-    return model.to(device).eval(), cfg, checkpoint

@@ -1,10 +1,10 @@
 """The trainer: one loop for CPU, one GPU and data-parallel GPUs, built from a resolved config.
 
-    trainer = Trainer(cfg, run_dir)       # or Trainer.from_checkpoint(path, overrides) to resume
-    result = trainer.fit()
+    trainer = Trainer(cfg, task, run_dir)   # task: the config's entry of the task table
+    result = trainer.fit()                  # Trainer(..., checkpoint=state) resumes a run
 
-The task (`training/tasks/`: heatmap or refdet, by `model.task`) supplies data, loss and
-validation. Each epoch: shuffled samples (the same order on every process, dealt round-robin), AMP
+The task names the model's builder and the training task (`training/tasks/`: heatmap or refdet)
+that supplies data, loss and validation. Each epoch: shuffled samples (the same order on every process, dealt round-robin), AMP
 on CUDA (bf16 where supported), gradient accumulation and clipping, a per-step cosine schedule,
 the backbone frozen for the first `training.freeze_backbone_epochs`; then validation (ball F1 or
 detection AP@0.5), `weights/last.pt`, `weights/best.pt` when the task's metric improves, a row in
@@ -34,21 +34,14 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader
 
-from tracknet_cli.config import apply_overrides, from_container, save_config, to_container
+from tracknet_cli import distributed
+from tracknet_cli.config import save_config, to_container
 from tracknet_cli.console import progress_bar
 from tracknet_cli.devices import autocast, autocast_dtype, select_device
 from tracknet_cli.errors import TracknetError
-from tracknet_cli.models import build_model
-from tracknet_cli.models.build import part_config, random_init
-from tracknet_cli.training import distributed
-from tracknet_cli.training.checkpoint import (
-    check_resume_config,
-    load_checkpoint,
-    restore_rng,
-    save_checkpoint,
-)
+from tracknet_cli.models.build import part_config
+from tracknet_cli.training.checkpoint import restore_rng, save_checkpoint
 from tracknet_cli.training.optim import build_optimizer, build_scheduler
-from tracknet_cli.training.tasks import build_task
 
 
 class TrainingError(TracknetError):
@@ -71,9 +64,12 @@ def seed_everything(seed: int) -> None:
 
 
 class Trainer:
-    def __init__(self, cfg: DictConfig, run_dir: Path | None, console: Console | None = None,
+    def __init__(self, cfg: DictConfig, task, run_dir: Path | None, console: Console | None = None,
                  checkpoint: dict | None = None):
+        """`task` is the config's entry of the task table (its `training` class and `build_model`);
+        `checkpoint`, a run's saved state, resumes that run."""
         self.cfg = cfg
+        self.build_model = task.build_model
         self.train_cfg = cfg.training
         self.run_dir = Path(run_dir) if run_dir and distributed.is_main() else None
         self.console = console if distributed.is_main() else None
@@ -81,7 +77,7 @@ class Trainer:
         seed_everything(self.train_cfg.seed)
 
         self.world = distributed.world_size()
-        self.task = build_task(cfg)
+        self.task = task.training(cfg)
         self._build_data()
         if self.val_set is None and self.console:
             self.console.print(f"[yellow]data config {cfg.data.name!r} has no val split: no validation, "
@@ -137,7 +133,7 @@ class Trainer:
 
     def _build_model_and_optimisation(self, resuming: bool) -> None:
         cfg = self.cfg
-        self.model = build_model(random_init(cfg.model) if resuming else cfg.model).to(self.device)
+        self.model = self.build_model(cfg.model, pretrained=not resuming).to(self.device)
         if self.device.type == "cuda" and self.train_cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
         steps_per_epoch = self.batches_per_epoch // self.accumulate
@@ -163,24 +159,7 @@ class Trainer:
             self._wrap_data_parallel()  # DDP fixes the set of parameters with gradients when built
 
     def _wrap_data_parallel(self) -> None:
-        # a refdet model's FPN refines every level but the model uses only P2 and P3, so a coarser
-        # level's refinement gets no gradient: DDP must look for such parameters
-        unused = self.cfg.model.task == "refdet"
-        self.model = torch.nn.parallel.DistributedDataParallel(self._bare_model(), find_unused_parameters=unused)
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, overrides: list[str] | tuple[str, ...] = (),
-                        console: Console | None = None) -> Trainer:
-        """Resume the run that wrote `path`: its run directory, its config plus `key=value` overrides."""
-        path = Path(path)
-        if path.parent.name != "weights":  # the run is written where it was: <run>/weights/last.pt
-            raise TracknetError(f"--resume takes a run's weights/last.pt; {path} is not in a run's "
-                                "weights/ folder")
-        checkpoint = load_checkpoint(path)
-        saved = from_container(checkpoint["config"])
-        cfg = apply_overrides(saved, overrides)
-        check_resume_config(saved, cfg, path)
-        return cls(cfg, path.parent.parent, console, checkpoint)
+        self.model = torch.nn.parallel.DistributedDataParallel(self._bare_model())
 
     # ------------------------------------------------------------------------------------ fit
     def fit(self) -> TrainResult:

@@ -34,7 +34,6 @@ class DeformableFPNDecoderConfig:
     lateral_dim: int = 256  # the FPN after the encoder
     fuse: str = "sum"  # sum | concat, as in the FPN decoder
     norm: str = "gn"
-    msda_backend: str = "auto"  # auto | torch | triton (TRACKNET_MSDA_BACKEND overrides auto)
 
 
 class MSDeformAttn(nn.Module):
@@ -58,7 +57,7 @@ class MSDeformAttn(nn.Module):
         self.value_proj = nn.Linear(d_model, d_model)
         self.output_proj = nn.Linear(d_model, d_model)
         # with `record` set, forward keeps (locations, weights, shapes) of its last call: what
-        # `tracknet_cli.inference.attention_maps` draws
+        # `tracknet_cli.evaluation.attention_maps` draws
         self.record = False
         self.recorded: tuple[torch.Tensor, torch.Tensor, Shapes] | None = None
         self.reset_parameters()
@@ -103,7 +102,7 @@ class DeformableEncoderLayer(nn.Module):
 
     def __init__(self, cfg: DeformableFPNDecoderConfig, n_levels: int):
         super().__init__()
-        self.attention = MSDeformAttn(cfg.d_model, n_levels, cfg.n_heads, cfg.n_points, cfg.msda_backend)
+        self.attention = MSDeformAttn(cfg.d_model, n_levels, cfg.n_heads, cfg.n_points)
         self.norm1 = nn.LayerNorm(cfg.d_model)
         self.ffn = nn.Sequential(nn.Linear(cfg.d_model, cfg.ffn_dim), nn.ReLU(inplace=True),
                                  nn.Dropout(cfg.dropout), nn.Linear(cfg.ffn_dim, cfg.d_model))

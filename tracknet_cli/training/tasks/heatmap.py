@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
-from tracknet_cli.datasets.tracknet import build_dataset, normalize_frames
+from tracknet_cli import distributed
+from tracknet_cli.datasets.tracknet import build_dataset
 from tracknet_cli.evaluation.evaluator import predict_frames, score
 from tracknet_cli.evaluation.metrics import Protocol
-from tracknet_cli.training import distributed
+from tracknet_cli.model_input import normalize
 from tracknet_cli.training.losses import build_loss
 
 VALIDATION_TOLERANCE = 4.0  # px at the original resolution: what best.pt is chosen by
@@ -33,7 +34,7 @@ class HeatmapTask:
         return train, val
 
     def inputs(self, batch: dict, device: torch.device) -> tuple[torch.Tensor]:
-        frames = normalize_frames(batch["frames"].to(device, non_blocking=True), self.spec)
+        frames = normalize(batch["frames"].to(device, non_blocking=True), self.spec.mean, self.spec.std)
         if device.type == "cuda" and self.channels_last and frames.dim() == 4:
             frames = frames.contiguous(memory_format=torch.channels_last)
         return (frames,)

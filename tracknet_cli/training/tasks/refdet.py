@@ -6,11 +6,11 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
+from tracknet_cli import distributed
 from tracknet_cli.datasets.refdet import build_refdet_dataset
 from tracknet_cli.datasets.refdet_layout import scan_refdet
 from tracknet_cli.evaluation.refdet_evaluator import predict_detections, score_detections
 from tracknet_cli.models.refdet import HEAD_STRIDE
-from tracknet_cli.training import distributed
 from tracknet_cli.training.losses.detection import centre_targets, refdet_losses
 
 SCORE_THRESHOLD = 0.5  # the operating point of the validation P/R/F1
