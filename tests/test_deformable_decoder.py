@@ -151,7 +151,8 @@ def test_the_attention_backend_is_a_runtime_choice_not_a_model_key(monkeypatch):
     from tracknet_cli.ops.ms_deform_attn import BACKEND_ENV_VAR, resolve_backend
     from tracknet_cli.tasks import load_config
 
-    with pytest.raises(ConfigError, match="model.decoder.msda_backend is no longer a model key: .*TRACKNET_MSDA_BACKEND"):
+    retired = "model.decoder.msda_backend is no longer a model key: .*TRACKNET_MSDA_BACKEND"
+    with pytest.raises(ConfigError, match=retired):
         load_config(model="convnext_deformable_fpn_heatmap", overrides=["model.decoder.msda_backend=torch"])
     monkeypatch.setenv(BACKEND_ENV_VAR, "auto")  # restored after the test, whatever set_msda_backend sets
     set_msda_backend("torch")

@@ -167,7 +167,7 @@ def test_eval_refuses_attention_maps_of_a_model_without_them_before_scoring(tmp_
     with pytest.raises(TracknetError, match="deformable encoder.*FPNDecoder"):
         evaluate(weights, data=str(tmp_path / "never_read.yaml"), options=EvalOptions(attention_maps=2),
                  on_start=started.append)
-    assert started == [] and not (tmp_path / "runs").exists()  # refused before any data was read or any frame was scored
+    assert started == [] and not (tmp_path / "runs").exists()  # refused before any data was read or scored
 
 
 def test_peak_memory_measures_a_block_and_gives_up_quietly_without_proc(monkeypatch):

@@ -293,3 +293,24 @@ def test_candidates_are_one_per_blob_and_only_real_peaks():
     two[0, 3, 4], two[0, 15, 25] = 4.0, 6.0  # two balls: the stronger first
     points, scores = decode_candidates(two, 0.5, k=3)
     assert points[0, :2].tolist() == [[25.0, 15.0], [4.0, 3.0]] and scores[0, 2] == 0
+
+
+def test_a_video_track_is_scored_on_ball_and_no_ball_frames():
+    import pandas as pd
+
+    from tracknet_cli.errors import DataError
+    from tracknet_cli.evaluation.track_scoring import TrackScore, score_track
+
+    labels = pd.DataFrame({"frame": range(6), "visibility": [1, 1, 1, 0, 0, 3],
+                           "x": [100.0, 200, 300, np.nan, np.nan, 600], "y": [50.0, 50, 50, np.nan, np.nan, 50]})
+    # found 5 px off; 30 px off (a miss); nothing; a ball where there is none; nothing; a hidden ball
+    predicted = pd.DataFrame({"frame": range(6), "visibility": [1, 1, 0, 1, 0, 1],
+                              "x": [103.0, 230, 0, 400, 0, 600], "y": [54.0, 50, 0, 40, 0, 50]})
+    score, errors = score_track(predicted, labels, tolerance=20)
+    assert (score.ball_frames, score.found, score.no_ball_frames, score.false_alarms) == (3, 1, 2, 1)
+    assert score.recall == pytest.approx(1 / 3) and score.false_alarm_rate == 0.5
+    assert score.median_error == pytest.approx(5.0) and errors.tolist() == [pytest.approx(5.0)]
+    both = TrackScore.total([score, score], np.concatenate([errors, errors + 2]))
+    assert (both.ball_frames, both.found, both.false_alarms, both.median_error) == (6, 2, 2, 6.0)
+    with pytest.raises(DataError, match="covers only 1 of the 6 labelled frames"):
+        score_track(predicted.head(1), labels)

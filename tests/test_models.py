@@ -251,3 +251,23 @@ def test_presets_refuse_pretrained_weights():
 def test_a_zero_width_or_count_is_refused_by_key_before_any_build(model, override, key):
     with pytest.raises(ConfigError, match=f"{key}: expected whole numbers of at least 1"):
         load_config(model=model, overrides=[override])
+
+
+def test_frame_differences_are_stacked_after_the_frames():
+    cfg = model_config("fast_heatmap", "model.frame_differences=true", "model.input_size=[128,64]",
+                       "model.heatmap.size=[64,32]")
+    model = build_model(cfg).eval()
+    first = model.backbone.stages[0][0][0]
+    assert first.in_channels == 3 * 5  # 3 frames and their 2 differences
+    frames = torch.rand(2, 3, 3, 64, 128)
+    with torch.no_grad():
+        logits = model(frames)
+        # the differences are computed in the model: zeroing the weights that read them changes
+        # nothing on a still scene, where every difference is 0
+        still = frames[:, :1].expand(-1, 3, -1, -1, -1)
+        before = model(still)
+        first.weight[:, 9:] = 0
+        torch.testing.assert_close(model(still), before)
+    assert logits.shape == (2, 3, 32, 64)
+    with pytest.raises(ConfigError, match="model.frame_differences: needs early fusion"):
+        model_config("fast_heatmap", "model.frame_differences=true", "model.fusion=late", "model.output_frames=1")

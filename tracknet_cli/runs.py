@@ -57,10 +57,7 @@ def remove_empty_runs() -> None:
             folder.rmdir()
 
 
-def newest_weights(root: str | Path = DEFAULT_ROOT) -> Path:
-    """The most recently written `train/*/weights/best.pt` under `root`: what eval and predict
-    use when no --weights is given."""
-    candidates = [p for p in Path(root).glob("train/*/weights/best.pt") if p.is_file()]
-    if not candidates:
-        raise TracknetError(f"no {Path(root)}/train/*/weights/best.pt found; pass --weights PATH")
-    return max(candidates, key=lambda p: p.stat().st_mtime)
+def trained_weights(root: str | Path = DEFAULT_ROOT) -> list[Path]:
+    """Every `train/*/weights/best.pt` under `root`, newest first: the runs a user trained."""
+    found = [p for p in Path(root).glob("train/*/weights/best.pt") if p.is_file()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)

@@ -22,11 +22,13 @@ from omegaconf import DictConfig
 from tracknet_cli.devices import select_device
 from tracknet_cli.errors import DataError, TracknetError, describe
 from tracknet_cli.models.build import drop_retired_keys
-from tracknet_cli.runs import newest_weights
+from tracknet_cli.runs import trained_weights
 from tracknet_cli.tasks import config_from_container, get_task, task_of
 from tracknet_cli.training.checkpoint import load_checkpoint
 
 ONNX_METADATA_KEY = "tracknet"  # one metadata_props entry of an export holds its JSON facts and config
+BUILTIN_NAME = "builtin"  # what `--weights` takes to name the model shipped with the package
+BUILTIN = Path(__file__).resolve().parent / "assets" / "ball.pt"
 
 
 def saved_config(checkpoint: dict) -> DictConfig:
@@ -110,12 +112,27 @@ def load_predictor(weights: str | Path, device: str = "auto", task: str | None =
     return found.predictor.from_loaded(model, cfg, torch_device, **options)
 
 
+def builtin_weights() -> Path:
+    """The ball model that ships inside the package (its recipe is in the README and the file)."""
+    path = BUILTIN
+    if not path.is_file():
+        raise DataError(f"the built-in model {path} is missing from this installation; reinstall "
+                        "tracknet, or pass --weights PATH")
+    return path
+
+
 def choose_weights(weights: str | Path | None, note: Callable[[str], None] | None = None) -> Path:
-    """The weights a command runs: those given, else the newest trained `best.pt` under runs/
-    (said through `note`)."""
-    if weights is not None:
+    """The weights a command runs, and why, said through `note`: those given (`builtin` names the
+    built-in model); else the newest trained `runs/train/*/weights/best.pt`, so a model the user
+    trained is never passed over; else the built-in model."""
+    say = note or (lambda _: None)
+    if weights is not None and str(weights) != BUILTIN_NAME:
         return Path(weights)
-    newest = newest_weights()
-    if note:
-        note(f"Using the newest checkpoint [bold]{newest}[/]")
-    return newest
+    if weights is None and (runs := trained_weights()):
+        others = f"; {len(runs) - 1} older run(s) there too" if len(runs) > 1 else ""
+        say(f"Using your newest trained model [bold]{runs[0]}[/] (the newest runs/train/*/weights/best.pt"
+            f"{others}; --weights {BUILTIN_NAME} for the built-in model)")
+        return runs[0]
+    why = "as asked" if weights is not None else "no trained run under runs/train/; --weights PATH for your own"
+    say(f"Using the built-in ball model [bold]{BUILTIN.name}[/] ({why})")
+    return builtin_weights()

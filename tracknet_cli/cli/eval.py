@@ -8,12 +8,13 @@ import typer
 from rich import box
 from rich.table import Table
 
+from tracknet_cli.cli.options import weights_option
 from tracknet_cli.console import console, print_written, progress_bar
 
 
 def evaluate(
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Config overrides."),
-    weights: Path = typer.Option(None, "--weights", help="Checkpoint (default: newest runs/train/*/weights/best.pt)."),
+    weights: Path = weights_option(),
     data: str = typer.Option(None, "--data", help="Data config name or path (default: the checkpoint's)."),
     split: str = typer.Option(None, "--split", help="Split to score (default: test; val for refdet models)."),
     pck: list[float] = typer.Option(None, "--pck", help="PCK radius in pixels; repeat for several."),

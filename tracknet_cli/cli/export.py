@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
+from tracknet_cli.cli.options import weights_option
 from tracknet_cli.console import console, key_value_table, print_written
 
 
 def export(
-    weights: Path = typer.Option(None, "--weights", help="Checkpoint (default: newest runs/train/*/weights/best.pt)."),
+    weights: Path = weights_option(),
     fmt: str = typer.Option("onnx", "--format", help="onnx or torchscript."),
     opset: int = typer.Option(17, "--opset", help="ONNX opset (17 or newer)."),
     half: bool = typer.Option(False, "--half", help="fp16 weights and activations (ONNX), checked at 1e-2."),

@@ -19,6 +19,12 @@ def parse_size(text: str | None, height_first: bool = False) -> tuple[int, int] 
     return first, second
 
 
+def weights_option():
+    """`--weights`, as every command that runs a trained model takes it."""
+    return typer.Option(None, "--weights", help="Checkpoint or ONNX export, or `builtin` (default: your newest "
+                        "runs/train/*/weights/best.pt, else the built-in ball model).")
+
+
 def given_options(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
     """Those of the parameters `names` that the command line set."""
     # by name: typer may ship its own copy of click, whose ParameterSource is another enum

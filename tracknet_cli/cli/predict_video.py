@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tracknet_cli.cli.options import given_options
+from tracknet_cli.cli.options import given_options, weights_option
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 
 TASK_OPTIONS = ("plot", "track", "max_gap", "smooth", "templates")  # read by one task only
@@ -16,7 +16,7 @@ TASK_OPTIONS = ("plot", "track", "max_gap", "smooth", "templates")  # read by on
 def predict_video(
     ctx: typer.Context,
     video: Path = typer.Argument(..., help="Match video (any resolution and frame rate)."),
-    weights: Path = typer.Option(None, "--weights", help="Checkpoint (default: newest runs/train/*/weights/best.pt)."),
+    weights: Path = weights_option(),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Windows per forward pass."),
     threshold: float = typer.Option(0.5, "--threshold", help="Heatmap peak needed to call a ball "
@@ -43,8 +43,9 @@ def predict_video(
     from tracknet_cli.inference.trajectory import TrajectoryConfig
     from tracknet_cli.inference.video_prediction import VideoOptions
 
+    trajectory = TrajectoryConfig(track=track, fill_gaps=max_gap > 0, max_gap=max_gap, smooth=smooth)
     options = VideoOptions(batch_size=batch_size, threshold=threshold, overlay=overlay, plot=plot, templates=templates,
-                           trajectory=TrajectoryConfig(track=track, fill_gaps=max_gap > 0, max_gap=max_gap, smooth=smooth))
+                           trajectory=trajectory)
     with progress_bar("frames") as bar:
         task = bar.add_task("Predicting", total=None)
         run_ = run(video, weights, device, options, given=given_options(ctx, TASK_OPTIONS), name=name,

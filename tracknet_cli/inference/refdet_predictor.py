@@ -1,6 +1,6 @@
 """Finding an object in images from its three templates, with a trained refdet model.
 
-    predictor = load_predictor("runs/train/exp/weights/best.pt")   # tracknet_cli.weights; or RefdetPredictor(model, cfg.model)
+    predictor = load_predictor("runs/train/exp/weights/best.pt")   # from tracknet_cli.weights
     boxes, scores = predictor.predict(templates, image)        # BGR uint8 images, as cv2 reads them
     results = predictor.predict_batch(templates, images)       # one (boxes, scores) per image
 

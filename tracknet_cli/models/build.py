@@ -108,12 +108,15 @@ def build_heatmap_model(model_cfg: DictConfig, pretrained: bool = True) -> Heatm
     """A heatmap model from its config; backbone weights random unless the config asks for
     pretrained ones and `pretrained` allows them."""
     frames, output_frames = int(model_cfg.frames), int(model_cfg.output_frames)
-    backbone = _backbone(model_cfg, frames if model_cfg.fusion == "early" else 1, pretrained)
+    # images the backbone's first layer reads: the T frames (early fusion) and their T - 1 differences
+    stacked = 2 * frames - 1 if model_cfg.frame_differences else frames
+    backbone = _backbone(model_cfg, stacked if model_cfg.fusion == "early" else 1, pretrained)
     decoder_cfg, head_cfg = part_config(model_cfg, "decoder"), part_config(model_cfg, "head")
     decoder = PARTS["decoder"][decoder_cfg.type][0](backbone.feature_info, decoder_cfg)
     head = HeatmapHead(decoder.out_channels, output_frames, head_cfg)
     heatmap_stride = model_cfg.input_size[0] // model_cfg.heatmap.size[0]  # checked with the config
-    return HeatmapModel(backbone, decoder, head, frames, output_frames, model_cfg.fusion, heatmap_stride)
+    return HeatmapModel(backbone, decoder, head, frames, output_frames, model_cfg.fusion, heatmap_stride,
+                        model_cfg.frame_differences)
 
 
 def build_refdet_model(model_cfg: DictConfig, pretrained: bool = True) -> RefDetModel:

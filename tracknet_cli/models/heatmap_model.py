@@ -33,6 +33,9 @@ class HeatmapModelConfig:
     frames: int = 3  # T input frames
     output_frames: int = 1  # T_out: 1 (the last frame) or T
     fusion: str = "early"  # early: frames stacked into an inflated stem | late: backbone per frame
+    # early fusion also reads the T - 1 differences of consecutive frames: motion made explicit,
+    # where a still ball, a head or a court mark cancels out (TrackNetV4's motion cue)
+    frame_differences: bool = False
     input_size: list[int] = field(default_factory=lambda: [512, 288])  # [W, H]
     heatmap: HeatmapConfig = field(default_factory=HeatmapConfig)
     mean: list[float] = field(default_factory=lambda: list(IMAGENET_MEAN))
@@ -58,6 +61,8 @@ class HeatmapModelConfig:
                 f"expected 1 or model.frames ({model.frames}), got {model.output_frames}")
         require(model.heatmap.sigma > 0, "model.heatmap.sigma", "expected a positive number")
         require(model.fusion in FUSIONS, "model.fusion", f"expected early or late, got {model.fusion!r}")
+        require(not model.frame_differences or (model.fusion == "early" and model.frames >= 2),
+                "model.frame_differences", "needs early fusion and at least 2 frames")
 
     @staticmethod
     def patch_grid(model) -> tuple[list[int], int] | None:
@@ -123,13 +128,15 @@ class HeatmapModel(nn.Module):
 
     Frame fusion:
       early  the frames are stacked on the channel axis and the backbone's first convolution is
-             inflated to 3T channels: one backbone pass per window, the cheapest.
+             inflated to 3T channels: one backbone pass per window, the cheapest. With
+             `frame_differences` the T - 1 differences of consecutive frames are stacked too.
       late   the backbone runs on every frame and a 1x1 conv per level mixes the T feature maps:
              T passes per window in training, but a video can reuse each frame's features.
     """
 
     def __init__(self, backbone: Backbone, decoder: nn.Module, head: nn.Module, frames: int,
-                 output_frames: int, fusion: str = "early", heatmap_stride: int = 2):
+                 output_frames: int, fusion: str = "early", heatmap_stride: int = 2,
+                 frame_differences: bool = False):
         super().__init__()
         if fusion not in FUSIONS:
             raise ValueError(f"model.fusion {fusion!r} is not one of {FUSIONS}")
@@ -140,6 +147,7 @@ class HeatmapModel(nn.Module):
         self.frames = frames
         self.output_frames = output_frames
         self.heatmap_stride = heatmap_stride
+        self.frame_differences = frame_differences
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         if frames.dim() == 4:
@@ -148,7 +156,9 @@ class HeatmapModel(nn.Module):
             raise ValueError(f"model takes {self.frames} frames per sample, got {frames.shape[1]} "
                              f"(input shape {list(frames.shape)})")
         if self.fusion is None:
-            return self.decode(self.backbone(frames.flatten(1, 2)), frames.shape[-2:])  # [B, 3T, H, W]
+            if self.frame_differences:  # [B, T, 3, H, W] -> [B, 2T - 1, 3, H, W]
+                frames = torch.cat([frames, frames[:, 1:] - frames[:, :-1]], dim=1)
+            return self.decode(self.backbone(frames.flatten(1, 2)), frames.shape[-2:])  # [B, 3T or 3(2T-1), H, W]
         return self.decode_frames(self.backbone(frames.flatten(0, 1)), frames.shape[-2:])  # [B * T, 3, H, W]
 
     def decode_frames(self, frame_features: dict[str, torch.Tensor], input_hw: tuple[int, int]) -> torch.Tensor:

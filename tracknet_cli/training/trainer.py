@@ -4,13 +4,13 @@
     result = trainer.fit()                  # Trainer(..., checkpoint=state) resumes a run
 
 The task names the model's builder and the training task (`training/tasks/`: heatmap or refdet)
-that supplies data, loss and validation. Each epoch: shuffled samples (the same order on every process, dealt round-robin), AMP
-on CUDA (bf16 where supported), gradient accumulation and clipping, a per-step cosine schedule,
-the backbone frozen for the first `training.freeze_backbone_epochs`; then validation (ball F1 or
-detection AP@0.5), `weights/last.pt`, `weights/best.pt` when the task's metric improves, a row in
-`results.csv`, TensorBoard scalars and images, `results.png`. Ctrl-C saves a `last.pt` that
-resumes at the very next batch; a non-finite loss stops the run and keeps the last good
-checkpoint.
+that supplies data, loss and validation. Each epoch: shuffled samples (the same order on every
+process, dealt round-robin), AMP on CUDA (bf16 where supported), gradient accumulation and
+clipping, a per-step cosine schedule, the backbone frozen for the first
+`training.freeze_backbone_epochs`; then validation (ball F1 or detection AP@0.5),
+`weights/last.pt`, `weights/best.pt` when the task's metric improves, a row in `results.csv`,
+TensorBoard scalars and images, `results.png`. Ctrl-C saves a `last.pt` that resumes at the very
+next batch; a non-finite loss stops the run and keeps the last good checkpoint.
 """
 
 from __future__ import annotations

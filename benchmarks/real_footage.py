@@ -1,0 +1,139 @@
+"""Ball tracks on real broadcast footage, scored against the hand labels in benchmarks/real/.
+
+    uv run python benchmarks/real_footage.py                                  # built-in vs newest run
+    uv run python benchmarks/real_footage.py --models builtin,runs/train/exp/weights/best.pt
+
+Each model runs predict-video's whole pipeline (decode, letterbox, model, ball-in-play tracker,
+gap filling) with its default options on each labelled clip; the track is scored per clip and
+overall (`evaluation.track_scoring`): recall within `--tolerance` px at 1080p on ball frames
+(visibility 1), the false-alarm rate on no-ball frames (visibility 0), and the median error of the
+ball frames found. Frames labelled 3 (hidden) are left out. The clips live in
+../shared/fixtures/videos/ (see benchmarks/real/README.md).
+
+The clips are nearly all live play (11 labelled no-ball frames in 440), so false alarms are also
+measured on each clip with its ball removed: every labelled ball (visibility 1 and 3) is painted
+over with the median of the nearest frames where the ball is elsewhere, leaving the real players,
+court, crowd and camera motion with no ball in play; every frame of that copy is a no-ball frame.
+Prints one table and writes `results.json` into `runs/benchmark/real_footage*/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from tracknet_cli.datasets.labels import read_labels
+from tracknet_cli.datasets.video import VideoReader
+from tracknet_cli.devices import select_device
+from tracknet_cli.evaluation.track_scoring import TrackScore, score_track
+from tracknet_cli.fileio import write_json
+from tracknet_cli.inference.video_prediction import VideoOptions
+from tracknet_cli.runs import new_run_dir, trained_weights
+from tracknet_cli.tasks import task_of
+from tracknet_cli.weights import BUILTIN_NAME, choose_weights, load_weights
+
+LABELS = Path(__file__).resolve().parent / "real"
+VIDEOS = Path(__file__).resolve().parents[2] / "shared/fixtures/videos"
+
+
+def labelled_clips(videos: Path) -> list[tuple[Path, Path]]:
+    """(video, labels) of every clip labelled in benchmarks/real/ whose video is in `videos`."""
+    pairs = [(videos / f"{path.name.removesuffix('_ball.csv')}.mp4", path)
+             for path in sorted(LABELS.glob("*_ball.csv"))]
+    return [(video, labels) for video, labels in pairs if video.is_file()]
+
+
+def without_ball(video: Path, labels: pd.DataFrame, out: Path, neighbours: int = 6) -> Path:
+    """`video` with its labelled ball painted over, frame by frame, into `out` (lossless-ish MJPG).
+
+    The patch over frame t's ball is a capsule along its streak (halfway to the neighbouring
+    labels, where the ball was at the frame's edges) plus a margin; it is filled with the
+    per-pixel median of the `neighbours` frames nearest in time whose ball is far from it."""
+    with VideoReader(video) as reader:
+        frames = np.stack(list(reader))  # [N, H, W, 3]; the clips are a few hundred frames
+        fps = reader.info.fps
+    points = labels.set_index("frame").reindex(range(len(frames)))[["x", "y"]].to_numpy(np.float64)
+    radius = max(8, round(frames.shape[1] / 160))  # px: a 1080p ball streak's half-width and more
+    painted = frames.copy()
+    for t in np.flatnonzero(np.isfinite(points).all(axis=1)):
+        ends = [(points[t] + points[s]) / 2 if 0 <= s < len(points) and np.isfinite(points[s]).all() else points[t]
+                for s in (t - 1, t + 1)]
+        mask = np.zeros(frames.shape[1:3], np.uint8)
+        cv2.line(mask, tuple(np.round(ends[0]).astype(int)), tuple(np.round(ends[1]).astype(int)), 255, 2 * radius)
+        far = [s for s in np.argsort(np.abs(np.arange(len(frames)) - t))
+               if not np.isfinite(points[s]).all() or np.hypot(*(points[s] - points[t])) > 4 * radius]
+        background = np.median(frames[far[:neighbours]], axis=0).astype(np.uint8)
+        painted[t][mask > 0] = background[mask > 0]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames.shape[2:0:-1])
+    for frame in painted:
+        writer.write(frame)
+    writer.release()
+    return out
+
+
+def track(weights: Path, video: Path, device: torch.device, batch: int) -> tuple:
+    """The ball track predict-video writes for `video` (as a label table), and the model's name."""
+    model, cfg, _ = load_weights(weights, device)
+    run = task_of(cfg).predict_video(model, cfg, device, VideoOptions(batch_size=batch))
+    with tempfile.TemporaryDirectory() as out:
+        return read_labels(run(video, out).csv), cfg.model.name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default = ",".join([BUILTIN_NAME] + [str(path) for path in trained_weights()[:1]])
+    parser.add_argument("--models", default=default, help=f"comma-separated weights: paths or {BUILTIN_NAME} "
+                        "(default: the built-in model and the newest trained run)")
+    parser.add_argument("--videos", type=Path, default=VIDEOS, help="folder holding the labelled clips")
+    parser.add_argument("--tolerance", type=float, default=20.0, help="px at the video's resolution (1080p)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args()
+    device = select_device(args.device)
+    clips = labelled_clips(args.videos)
+    if not clips:
+        raise SystemExit(f"no labelled clip of {LABELS} found in {args.videos}")
+    removed = Path(tempfile.mkdtemp(prefix="tracknet-no-ball-"))
+    cases = []  # (name, video, labels)
+    for video, labels in clips:
+        table = read_labels(labels)
+        no_ball = table.assign(visibility=0, x=np.nan, y=np.nan)
+        cases += [(video.stem, video, table),
+                  (f"{video.stem} (ball removed)", without_ball(video, table, removed / f"{video.stem}.avi"), no_ball)]
+    rows = []
+    for choice in args.models.split(","):
+        weights = choose_weights(choice)
+        scores, errors = [], []
+        for name, video, labels in cases:
+            predicted, model = track(weights, video, device, args.batch)
+            score, found_errors = score_track(predicted, labels, args.tolerance)
+            scores.append(score)
+            errors.extend(found_errors)
+            rows.append({"weights": choice, "model": model, "clip": name, **score.as_dict()})
+        rows.append({"weights": choice, "model": model, "clip": "all",
+                     **TrackScore.total(scores, np.array(errors)).as_dict()})
+    table = Table(title=f"Real footage: recall within {args.tolerance:g} px, false alarms, median error ({device})")
+    for column in ("weights", "clip", "ball frames", "recall", "no-ball frames", "false alarms", "median px"):
+        table.add_column(column, justify="left" if column in ("weights", "clip") else "right")
+    for row in rows:
+        table.add_row(row["weights"], row["clip"], str(row["ball_frames"]), f"{row['recall']:.3f}",
+                      str(row["no_ball_frames"]), f"{row['false_alarm_rate']:.3f}", f"{row['median_error']:.2f}",
+                      end_section=row["clip"] == "all")
+    Console(width=130).print(table)
+    run_dir = new_run_dir("benchmark", "real_footage")
+    write_json(run_dir / "results.json", {"platform": platform.platform(), "torch": torch.__version__,
+                                          "tolerance_px": args.tolerance, "rows": rows})
+    print(f"Results saved to {run_dir / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
