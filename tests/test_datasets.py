@@ -189,3 +189,11 @@ def test_uint8_frames_normalise_to_the_contract(tiny_dataset):
     assert raw["frames"].dtype == torch.uint8 and raw["frames"].shape == (3, 3, 72, 128)
     torch.testing.assert_close(normalize(raw["frames"], SPEC.mean, SPEC.std),
                                TrackNetSequenceDataset(index, SPEC)[4]["frames"])
+
+
+def test_a_rest_split_takes_every_game_the_others_do_not(tiny_dataset):
+    index = load_index(tiny_dataset)
+    splits = OmegaConf.merge(OmegaConf.structured(DataConfig), {"splits": {"train": {"rest": True},
+                                                                         "val": {"games": [2]}}}).splits
+    assert select_clips(index, splits, "train") == ["game1/Clip1", "game1/Clip2"]
+    assert select_clips(index, splits, "val") == ["game2/Clip1", "game2/Clip2"]

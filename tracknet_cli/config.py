@@ -39,10 +39,13 @@ class SplitConfig:
 
     A clip listed by name in one split is taken out of every split that holds it only by game,
     so `train: {games: [1, 2]}` with `val: {clips: [game1/Clip1]}` keeps that clip out of train.
+    With `rest`, the split also takes every game no other split names: a dataset whose number of
+    games is not known in advance (real shots added to a synthetic one) trains on all of them.
     """
 
     games: list[int] = field(default_factory=list)
     clips: list[str] = field(default_factory=list)
+    rest: bool = False
 
 
 @dataclass

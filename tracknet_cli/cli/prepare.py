@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
@@ -11,10 +12,13 @@ from tracknet_cli.cli.options import flags, given_options, parse_size
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 from tracknet_cli.datasets.refdet_layout import SPLITS, RefdetReport, scan_refdet
 from tracknet_cli.datasets.synthetic import (
+    BackgroundSpec,
     RefdetSpec,
     SyntheticSpec,
+    generate_background_dataset,
     generate_refdet_dataset,
     generate_synthetic_dataset,
+    load_preset,
 )
 from tracknet_cli.datasets.validate import ValidationReport, validate_tracknet
 from tracknet_cli.datasets.video_clip import video_to_clip
@@ -35,6 +39,7 @@ RUN_OPTIONS = {
     "exist_ok": typer.Option(False, "--exist-ok", help="Reuse the run directory if it exists."),
 }
 MAX_DEFECTS_SHOWN = 20
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 
 
 class SyntheticTask(str, Enum):
@@ -45,7 +50,8 @@ class SyntheticTask(str, Enum):
 DEFAULT_OUT = {SyntheticTask.ball: Path("data/synthetic"), SyntheticTask.refdet: Path("data/refdet_synthetic")}
 # options that only one task reads: given with the other task they would be silently ignored
 TASK_OPTIONS = {
-    SyntheticTask.ball: ("games", "clips", "frames", "width", "height", "cache"),
+    SyntheticTask.ball: ("preset", "games", "clips", "frames", "width", "height", "cache", "backgrounds",
+                         "background_clips"),
     SyntheticTask.refdet: ("objects", "frames_per_object", "val_frames", "search_size",
                            "template_size"),
 }
@@ -60,12 +66,23 @@ def synthetic(
              "scenes, in the refdet layout."),
     out: Path = typer.Option(None, "--out", help="Folder to render the dataset into (default data/synthetic, "
                                                   "or data/refdet_synthetic for --task refdet)."),
-    games: int = typer.Option(5, help="ball: games (game1, game2, ...)."),
-    clips: int = typer.Option(4, help="ball: clips per game."),
-    frames: int = typer.Option(150, help="ball: frames per clip."),
-    width: int = typer.Option(1280, help="ball: frame width in pixels."),
-    height: int = typer.Option(720, help="ball: frame height in pixels."),
+    preset: str = typer.Option(
+        "broadcast", "--preset",
+        help="ball: what to render, a preset under configs/synthetic/ (broadcast: the TV view; "
+             "realworld: cameras, venues, light, recording and dead time varied) or a YAML path. "
+             "The options below override it."),
+    games: int = typer.Option(None, help="ball: games (game1, game2, ...) (default: the preset's)."),
+    clips: int = typer.Option(None, help="ball: clips per game (default: the preset's)."),
+    frames: int = typer.Option(None, help="ball: frames per clip (default: the preset's)."),
+    width: int = typer.Option(None, help="ball: frame width in pixels (default: the preset's)."),
+    height: int = typer.Option(None, help="ball: frame height in pixels (default: the preset's)."),
     cache: str = typer.Option(None, "--cache", help="ball: also write a frame cache at WxH, e.g. 512x288."),
+    backgrounds: list[Path] = typer.Option(None, "--backgrounds", help="ball: also render ball flights into "
+                                           "the shots of this real video (a folder: each video in it) that "
+                                           "show a court; repeat for several. Games are added after the "
+                                           "synthetic ones."),
+    background_clips: int = typer.Option(8, "--background-clips", help="ball: clips rendered per usable shot "
+                                         "of --backgrounds."),
     objects: int = typer.Option(8, help="refdet: objects, each with three templates, in both splits."),
     frames_per_object: int = typer.Option(40, help="refdet: train search images per object."),
     val_frames: int = typer.Option(10, help="refdet: val search images per object."),
@@ -84,6 +101,8 @@ def synthetic(
 
     Example: [bold]tracknet prepare synthetic --out data/synthetic --games 5 --seed 0[/]
 
+    Example: [bold]tracknet prepare synthetic --preset realworld --out data/realworld --backgrounds clip.mp4[/]
+
     Example: [bold]tracknet prepare synthetic --task refdet --out data/refdet_synthetic --objects 8[/]
     """
     _reject_options_of_other_task(ctx, task)
@@ -97,10 +116,23 @@ def synthetic(
         _synthetic_refdet(out, spec, workers, overwrite, _validated_run_dir(spec, name, exist_ok))
     else:
         cache_size = parse_size(cache)
-        spec = SyntheticSpec(games=games, clips_per_game=clips, frames_per_clip=frames,
-                             width=width, height=height, seed=seed, jpeg_quality=quality)
-        _synthetic_ball(out, spec, cache_size, workers, overwrite,
-                        _validated_run_dir(spec, name, exist_ok))
+        spec = _ball_spec(ctx, preset, games=games, clips_per_game=clips, frames_per_clip=frames,
+                          width=width, height=height, seed=seed, jpeg_quality=quality)
+        composites = BackgroundSpec(clips_per_shot=background_clips, frames_per_clip=spec.frames_per_clip,
+                                    width=spec.width, height=spec.height, seed=spec.seed,
+                                    jpeg_quality=spec.jpeg_quality)
+        composites.validate()
+        _synthetic_ball(out, spec, cache_size, workers, overwrite, _validated_run_dir(spec, name, exist_ok),
+                        _videos(backgrounds or []), composites)
+
+
+def _ball_spec(ctx: typer.Context, preset: str, **options) -> SyntheticSpec:
+    """The preset's spec with the options the command line gave (by spec field) put over it."""
+    fields = {"games": "games", "clips_per_game": "clips", "frames_per_clip": "frames",
+              "width": "width", "height": "height", "seed": "seed", "jpeg_quality": "quality"}
+    given = set(given_options(ctx, tuple(fields.values())))
+    return replace(load_preset(preset),
+                   **{field: options[field] for field, flag in fields.items() if flag in given})
 
 
 def _validated_run_dir(spec: SyntheticSpec | RefdetSpec, name: str | None, exist_ok: bool) -> Path:
@@ -116,8 +148,19 @@ def _reject_options_of_other_task(ctx: typer.Context, task: SyntheticTask) -> No
             raise typer.BadParameter(f"{flags(given[:1])} is for --task {other.value}, not --task {task.value}")
 
 
-def _synthetic_ball(out: Path, spec: SyntheticSpec, cache_size: tuple[int, int] | None,
-                    workers: int, overwrite: bool, run_dir: Path) -> None:
+def _videos(paths: list[Path]) -> list[Path]:
+    """The videos named, a folder standing for the videos in it."""
+    videos = []
+    for path in paths:
+        inside = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if path.is_dir() else [path]
+        if not inside:
+            raise DataError(f"--backgrounds {path}: a folder without videos ({', '.join(VIDEO_SUFFIXES)})")
+        videos += inside
+    return videos
+
+
+def _synthetic_ball(out: Path, spec: SyntheticSpec, cache_size: tuple[int, int] | None, workers: int,
+                    overwrite: bool, run_dir: Path, backgrounds: list[Path], composites: BackgroundSpec) -> None:
     total = spec.games * spec.clips_per_game * spec.frames_per_clip
     with progress_bar("frames") as progress:
         task_id = progress.add_task("Rendering", total=total)
@@ -125,6 +168,15 @@ def _synthetic_ball(out: Path, spec: SyntheticSpec, cache_size: tuple[int, int] 
                                              progress=lambda n: progress.advance(task_id, n))
     console.print(f"Rendered {summary.frames} frames in {summary.seconds:.1f} s "
                   f"({summary.frames / max(summary.seconds, 1e-9):,.0f} frames/s) into [bold]{out}[/]")
+    if backgrounds:
+        with progress_bar("frames") as progress:
+            task_id = progress.add_task("Real backgrounds", total=None)
+            real = generate_background_dataset(out, backgrounds, composites, workers=workers, append=True,
+                                               progress=lambda n: progress.advance(task_id, n))
+        console.print(f"Rendered {real.frames} frames into {len(real.shots)} real shots "
+                      f"({', '.join(real.shots)}) in {real.seconds:.1f} s")
+        for reason in real.skipped:
+            console.print(f"[yellow]skipped {reason}[/]")
     report = _validate_with_progress(out, cache_size, workers)
     _report(report, run_dir)
 

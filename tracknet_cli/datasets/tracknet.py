@@ -213,11 +213,14 @@ def select_clips(index: DatasetIndex, splits: DictConfig, split: str) -> list[st
     games = dict(zip(index.frames["clip"], index.frames["game"]))
     chosen = splits[split]
     named_elsewhere = {c for name, s in splits.items() if name != split for c in s.clips}
+    wanted_games = set(chosen.games)
+    if chosen.rest:
+        wanted_games |= set(games.values()) - {g for name, s in splits.items() if name != split for g in s.games}
     missing = sorted(set(chosen.clips) - set(games))
     if missing:
         raise DataError(f"data.splits.{split}.clips names clips not in {index.root}: {missing}")
     selected = [clip for clip in index.clip_ids()
-                if clip in chosen.clips or (games[clip] in chosen.games and clip not in named_elsewhere)]
+                if clip in chosen.clips or (games[clip] in wanted_games and clip not in named_elsewhere)]
     if not selected:
         raise DataError(
             f"data.splits.{split} selects no clips of {index.root} (games {list(chosen.games)}, "

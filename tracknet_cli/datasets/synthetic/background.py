@@ -6,6 +6,7 @@ spots, white and yellow sponsor marks (some ball-sized), line crossings and a sp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -24,18 +25,15 @@ from tracknet_cli.datasets.synthetic.court import (
     ARENA_HALF_LENGTH,
     ARENA_HALF_WIDTH,
     BALL_DIAMETER,
-    BASELINE_WIDTH,
     HALF_DOUBLES,
     HALF_LENGTH,
-    HALF_SINGLES,
-    LINE_WIDTH,
     NET_HEIGHT_CENTRE,
     NET_HEIGHT_POST,
     NET_POST_X,
-    SERVICE_LINE,
     SURFACES,
     WALL_HEIGHT,
     Surface,
+    court_lines,
     net_height,
 )
 
@@ -82,7 +80,7 @@ def render_background(camera: Camera, venue: Venue, rng: np.random.Generator) ->
     _draw_walls(image, camera, venue.wall, decor)
     _draw_spare_ball(image, camera, rng)
     _draw_net(image, camera)
-    _add_grain(image, rng)
+    add_grain(image, rng)
     return image
 
 
@@ -137,23 +135,8 @@ def _draw_mowing_stripes(image: np.ndarray, camera: Camera, colour: BGR, x: floa
         fill_world_polygon(image, camera, _ground_rect(-x, y0, x, y1), lighter)
 
 
-def _court_lines() -> list[tuple[float, float, float, float, float]]:
-    """(x0, y0, x1, y1, width) of each painted line, centred on the line's nominal position."""
-    length, doubles, singles = HALF_LENGTH, HALF_DOUBLES, HALF_SINGLES
-    lines = [(0.0, -SERVICE_LINE, 0.0, SERVICE_LINE, LINE_WIDTH)]  # centre service line
-    for sign in (-1, 1):
-        lines += [
-            (-doubles, sign * length, doubles, sign * length, BASELINE_WIDTH),
-            (sign * doubles, -length, sign * doubles, length, LINE_WIDTH),
-            (sign * singles, -length, sign * singles, length, LINE_WIDTH),
-            (-singles, sign * SERVICE_LINE, singles, sign * SERVICE_LINE, LINE_WIDTH),
-            (0.0, sign * length, 0.0, sign * (length - 0.15), LINE_WIDTH),  # centre mark
-        ]
-    return lines
-
-
 def _draw_lines(image: np.ndarray, camera: Camera, colour: BGR) -> None:
-    for x0, y0, x1, y1, width in _court_lines():
+    for x0, y0, x1, y1, width in court_lines():
         half = width / 2
         rect = _ground_rect(min(x0, x1) - half, min(y0, y1) - half, max(x0, x1) + half,
                             max(y0, y1) + half)
@@ -166,7 +149,7 @@ def _draw_ground_logos(image: np.ndarray, camera: Camera, decor: np.random.Gener
     spots = [(-3.0, HALF_LENGTH + 2.5), (3.0, HALF_LENGTH + 2.5),
              (-HALF_DOUBLES - 2.0, 2.0), (HALF_DOUBLES + 2.0, -2.0)]
     for x, y in spots:
-        _draw_logo(image, camera, np.array([x, y, 0.0]), ground, 2.2, 0.8, decor)
+        draw_logo(image, camera, np.array([x, y, 0.0]), ground, 2.2, 0.8, decor)
 
 
 def _draw_walls(image: np.ndarray, camera: Camera, colour: BGR, decor: np.random.Generator) -> None:
@@ -178,7 +161,7 @@ def _draw_walls(image: np.ndarray, camera: Camera, colour: BGR, decor: np.random
     board = 2 * w / 5
     for index in range(5):
         centre = np.array([-w + board * (index + 0.5), length - 0.01, h * 0.5])
-        _draw_logo(image, camera, centre, wall, board * 0.8, h * 0.55, decor)
+        draw_logo(image, camera, centre, wall, board * 0.8, h * 0.55, decor)
     near = camera.position[1] + GROUND_START
     darker = tuple(int(c * 0.8) for c in colour)
     for x in (-w, w):
@@ -186,11 +169,13 @@ def _draw_walls(image: np.ndarray, camera: Camera, colour: BGR, decor: np.random
         fill_world_polygon(image, camera, side, darker)
 
 
-def _draw_logo(image: np.ndarray, camera: Camera, centre: np.ndarray, basis: np.ndarray,
-               width: float, height: float, decor: np.random.Generator) -> None:
+def draw_logo(image: np.ndarray, camera: Camera, centre: np.ndarray, basis: np.ndarray,
+              width: float, height: float, decor: np.random.Generator,
+              fill: Callable[..., None] = fill_world_polygon) -> None:
     """A sponsor mark on a plane: a row of letter-like bars and rings, often a ball-sized dot.
 
-    `basis` holds the plane's two unit axes (world); sizes are metres on that plane.
+    `basis` holds the plane's two unit axes (world); sizes are metres on that plane. `fill` draws
+    one world polygon (a renderer whose camera may see past the mark passes one that clips).
     """
     colour = [WHITE, (40, 210, 240), BALL][decor.integers(3)]
     letters = int(decor.integers(3, 7))
@@ -198,18 +183,18 @@ def _draw_logo(image: np.ndarray, camera: Camera, centre: np.ndarray, basis: np.
     for index in range(letters):
         u = -width / 2 + pitch * (index + 0.5)
         if decor.random() < 0.5:
-            shape = _plane_ellipse(u, 0.0, pitch * 0.35, height * 0.4)
+            shape = plane_ellipse(u, 0.0, pitch * 0.35, height * 0.4)
         else:
             shape = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * [pitch * 0.3, height * 0.45]
             shape = shape + [u, 0.0]
-        fill_world_polygon(image, camera, centre + shape @ basis, colour)
+        fill(image, camera, centre + shape @ basis, colour)
     if decor.random() < 0.7:
         radius = decor.uniform(0.04, 0.09)
-        dot = _plane_ellipse(width / 2 + 0.2, 0.0, radius, radius)
-        fill_world_polygon(image, camera, centre + dot @ basis, colour)
+        dot = plane_ellipse(width / 2 + 0.2, 0.0, radius, radius)
+        fill(image, camera, centre + dot @ basis, colour)
 
 
-def _plane_ellipse(u: float, v: float, radius_u: float, radius_v: float) -> np.ndarray:
+def plane_ellipse(u: float, v: float, radius_u: float, radius_v: float) -> np.ndarray:
     angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
     return np.stack([u + radius_u * np.cos(angles), v + radius_v * np.sin(angles)], axis=1)
 
@@ -255,7 +240,7 @@ def _draw_world_line(image: np.ndarray, camera: Camera, points: np.ndarray, widt
     cv2.polylines(image, [fixed_point(uv)], False, colour, thickness, cv2.LINE_AA, SHIFT)
 
 
-def _add_grain(image: np.ndarray, rng: np.random.Generator) -> None:
+def add_grain(image: np.ndarray, rng: np.random.Generator) -> None:
     """Static texture (surface grain, uneven light): once per clip, so frames stay cheap."""
     small = rng.normal(0.0, 3.0, (image.shape[0] // 8 + 1, image.shape[1] // 8 + 1, 1))
     blotches = cv2.resize(small.astype(np.float32), (image.shape[1], image.shape[0]),

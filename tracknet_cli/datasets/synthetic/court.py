@@ -46,6 +46,22 @@ class Surface:
     friction: float  # share of horizontal speed kept at a bounce
     restitution: float  # share of vertical speed kept at a bounce
     stripes: bool = False  # mowing stripes (grass)
+    worn: BGR | None = None  # the colour play wears the surface to (realworld renderer)
+
+
+def court_lines() -> list[tuple[float, float, float, float, float]]:
+    """(x0, y0, x1, y1, width) of each painted line, centred on the line's nominal position."""
+    length, doubles, singles = HALF_LENGTH, HALF_DOUBLES, HALF_SINGLES
+    lines = [(0.0, -SERVICE_LINE, 0.0, SERVICE_LINE, LINE_WIDTH)]  # centre service line
+    for sign in (-1, 1):
+        lines += [
+            (-doubles, sign * length, doubles, sign * length, BASELINE_WIDTH),
+            (sign * doubles, -length, sign * doubles, length, LINE_WIDTH),
+            (sign * singles, -length, sign * singles, length, LINE_WIDTH),
+            (-singles, sign * SERVICE_LINE, singles, sign * SERVICE_LINE, LINE_WIDTH),
+            (0.0, sign * length, 0.0, sign * (length - 0.15), LINE_WIDTH),  # centre mark
+        ]
+    return lines
 
 
 SURFACES = (  # in turn order: any three games in a row show three different looks

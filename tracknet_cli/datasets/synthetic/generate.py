@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from tracknet_cli.datasets.labels import LABEL_COLUMNS, write_tennis_labels
-from tracknet_cli.datasets.synthetic.render import render_frame
+from tracknet_cli.datasets.synthetic.render import ClipScene, render_frame
 from tracknet_cli.datasets.synthetic.scene import build_scene
 from tracknet_cli.datasets.synthetic.spec import SyntheticSpec
 from tracknet_cli.errors import DataError
@@ -65,7 +65,7 @@ def generate_synthetic_dataset(out: str | Path, spec: SyntheticSpec, workers: in
     spec.validate()
     check_workers(workers)
     out = Path(out)
-    clear_output(out, overwrite, _game_folders)
+    clear_output(out, overwrite, game_folders)
     jobs = [(out, spec, game, clip) for game in range(1, spec.games + 1)
             for clip in range(1, spec.clips_per_game + 1)]
     return render_into(SyntheticSummary(), render_clip, jobs, workers, progress, units=lambda done: done.frames)
@@ -77,28 +77,35 @@ def render_clip(out: Path, spec: SyntheticSpec, game: int, clip: int,
     scene = build_scene(spec, game, clip)
     folder = out / f"game{game}" / f"Clip{clip}"
     folder.mkdir(parents=True, exist_ok=True)
-    video = _open_video(folder.with_suffix(".mp4"), spec)
-    rows = []
+    video = _open_video(folder.with_suffix(".mp4"), scene.fps, spec)
     try:
-        for frame in range(spec.frames_per_clip):
-            image, label = render_frame(scene, frame)
-            name = f"{frame:04d}.jpg"
-            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, spec.jpeg_quality])
-            if not ok:
-                raise DataError(f"could not encode {folder / name} as JPEG")
-            jpeg.tofile(folder / name)
-            video.write(image)
-            rows.append((frame, name, label.visibility, label.x, label.y, label.status))
-            if progress is not None:
-                progress(1)
+        return write_clip(folder, scene, spec.frames_per_clip, spec.jpeg_quality, video, progress)
     finally:
         video.release()
+
+
+def write_clip(folder: Path, scene: ClipScene, frames: int, jpeg_quality: int,
+               video: cv2.VideoWriter | None = None, progress: Progress | None = None) -> SyntheticSummary:
+    """Render `frames` frames of `scene` into `folder` as JPEGs (and into `video`), then its Label.csv."""
+    rows = []
+    for frame in range(frames):
+        image, label = render_frame(scene, frame)
+        name = f"{frame:04d}.jpg"
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        if not ok:
+            raise DataError(f"could not encode {folder / name} as JPEG")
+        jpeg.tofile(folder / name)
+        if video is not None:
+            video.write(image)
+        rows.append((frame, name, label.visibility, label.x, label.y, label.status))
+        if progress is not None:
+            progress(1)
     table = pd.DataFrame(rows, columns=LABEL_COLUMNS)
     write_tennis_labels(folder / "Label.csv", table)
-    return _clip_summary(table)
+    return clip_summary(table)
 
 
-def _clip_summary(table: pd.DataFrame) -> SyntheticSummary:
+def clip_summary(table: pd.DataFrame) -> SyntheticSummary:
     visibility = np.bincount(table["visibility"], minlength=4)
     status = np.bincount(table.loc[table["visibility"] > 0, "status"], minlength=3)
     return SyntheticSummary(frames=len(table), clips=1,
@@ -159,8 +166,9 @@ def _single_threaded_cv2() -> None:
     cv2.setNumThreads(1)
 
 
-def _open_video(path: Path, spec: SyntheticSpec) -> cv2.VideoWriter:
-    video = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(spec.fps),
+def _open_video(path: Path, fps: float, spec: SyntheticSpec) -> cv2.VideoWriter:
+    """An mp4 at the clip's frame rate (the realworld renderer draws one per game)."""
+    video = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps),
                             (spec.width, spec.height))
     if not video.isOpened():
         raise DataError(f"could not open {path} for writing an mp4v video (is OpenCV built with "
@@ -188,5 +196,5 @@ def clear_output(out: Path, overwrite: bool, dataset_parts: Callable[[Path], lis
             part.unlink()
 
 
-def _game_folders(out: Path) -> list[Path]:
+def game_folders(out: Path) -> list[Path]:
     return sorted(p for p in out.iterdir() if p.is_dir() and GAME_FOLDER.match(p.name))

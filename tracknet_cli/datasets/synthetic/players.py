@@ -1,9 +1,12 @@
-"""The two players: where they stand on each frame, and their pose as a few simple shapes.
+"""The players: where they stand on each frame, and their pose as a few simple shapes.
 
 A player is built in 3D court coordinates (legs, shorts, shirt, arms, head, racket) and projected
 through the camera, so perspective scales the far player down for free. Right-handed players run
 to where they will meet the ball, swing through it (the racket head is on the ball at the hit
-frame), and recover toward the middle of their baseline.
+frame), and recover toward the middle of their baseline. Between long points (the realworld
+renderer's dead time) they may wander off to the back fence and come back; a doubles partner
+stands at the net and shuffles after the ball. `free_hand` and `pocket` say where a ball they
+carry would be.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ import numpy as np
 
 from tracknet_cli.datasets.synthetic.camera import ONE, SHIFT, Camera, fixed_point
 from tracknet_cli.datasets.synthetic.colours import BGR, jitter
-from tracknet_cli.datasets.synthetic.court import HALF_LENGTH
-from tracknet_cli.datasets.synthetic.trajectory import NEAR, Hit
+from tracknet_cli.datasets.synthetic.court import HALF_DOUBLES, HALF_LENGTH
+from tracknet_cli.datasets.synthetic.trajectory import NEAR, BallTrack, Hit
 
 UP = np.array([0.0, 0.0, 1.0])
 SWING_CORE = 0.15  # seconds either side of the hit when the racket sweeps through the ball
 SWING_BLEND = 0.45  # seconds either side of the hit over which the swing leaves the ready pose
 SWING_ANGLE = {"serve": 2.4, "forehand": 1.5, "backhand": 1.5}  # radians covered per SWING_CORE
 STEP_LENGTH = 0.9  # metres per half walk cycle
+WALK_SPEED = 1.4  # metres per second, between points
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,9 @@ class PlayerTrack:
 
 
 def plan_player(side: int, hits: list[Hit], frames: int, fps: float,
-                rng: np.random.Generator) -> PlayerTrack:
-    """Keyframe the player's position from their hits and fill the frames between smoothly."""
+                rng: np.random.Generator, wander: bool = False) -> PlayerTrack:
+    """Keyframe the player's position from their hits and fill the frames between smoothly.
+    With `wander`, long breaks between keyframes send the player off somewhere and back."""
     facing = 1.0 if side == NEAR else -1.0
     home = np.array([rng.normal(0.0, 0.5), -facing * (HALF_LENGTH + 1.0)])
     keys: list[tuple[int, np.ndarray]] = [(0, home)]
@@ -96,7 +101,8 @@ def plan_player(side: int, hits: list[Hit], frames: int, fps: float,
         stroke = _choose_stroke(hit, keys[-1][1], facing, rng)
         stance = _stance(hit.position, stroke, facing)
         lead = 1.0 if hit.serve else 0.12  # a server stands still while tossing
-        ready = max(hit.frame - int(round(lead * fps)), 1)
+        # (and through the routine before it, when the ball's simulation had one)
+        ready = max(hit.frame - int(round(lead * fps)) if hit.ready is None else hit.ready, 1)
         keys = [key for key in keys if key[0] < ready] + [(ready, stance), (hit.frame, stance)]
         back = HALF_LENGTH + rng.uniform(0.3, 1.5)
         recovered = np.array([0.3 * hit.position[0], -facing * back])
@@ -104,10 +110,50 @@ def plan_player(side: int, hits: list[Hit], frames: int, fps: float,
         swings.append(Swing(hit.frame, hit.position, stroke))
     if swings and swings[0].stroke == "serve":  # start in place rather than walk in from home
         keys[0] = (0, keys[1][1])
+    if wander:
+        keys = _wander(keys, facing, fps, rng)
+    return _walking(side, keys, frames, swings, rng)
+
+
+def plan_partner(side: int, ball: BallTrack, frames: int, fps: float,
+                 rng: np.random.Generator) -> PlayerTrack:
+    """A doubles partner: stands between the service line and the net on one side of the court
+    and shuffles toward the ball's side every half second; never hits."""
+    facing = 1.0 if side == NEAR else -1.0
+    base = np.array([rng.choice([-1.0, 1.0]) * rng.uniform(1.5, 3.0),
+                     -facing * rng.uniform(3.0, 6.0)])
+    keys: list[tuple[int, np.ndarray]] = [(0, base)]
+    step = max(1, int(round(0.5 * fps)))
+    for frame in range(step, frames, step):
+        x = ball.position[frame, 0]
+        lean = 0.0 if np.isnan(x) else np.clip(0.4 * (x - base[0]), -1.5, 1.5)
+        keys.append((frame, base + [lean, 0.0]))
+    return _walking(side, keys, frames, [], rng)
+
+
+def _walking(side: int, keys: list[tuple[int, np.ndarray]], frames: int, swings: list[Swing],
+             rng: np.random.Generator) -> PlayerTrack:
+    """The track through `keys`: eased positions, and the walk cycle they take."""
     ground = _smooth_keyframes(keys, frames)
     steps = np.linalg.norm(np.diff(ground, axis=0, prepend=ground[:1]), axis=1)
     stride = np.cumsum(steps) * (np.pi / STEP_LENGTH)
     return PlayerTrack(side, make_look(rng), ground, stride, swings)
+
+
+def _wander(keys: list[tuple[int, np.ndarray]], facing: float, fps: float,
+            rng: np.random.Generator) -> list[tuple[int, np.ndarray]]:
+    """Between two keyframes far enough apart, walk to a spot behind the baseline (the towel by
+    the back fence, or just away from the court), stay, and be back in time."""
+    wandered = [keys[0]]
+    for (start, here), (end, there) in zip(keys, keys[1:]):
+        spot = np.array([rng.uniform(-1.0, 1.0) * (HALF_DOUBLES + 2.0),
+                         -facing * (HALF_LENGTH + rng.uniform(1.5, 4.5))])
+        walk = int(round(max(np.linalg.norm(spot - here), np.linalg.norm(spot - there))
+                         / WALK_SPEED * 1.5 * fps))  # smoothstep peaks at 1.5x its mean speed
+        if end - start > 2 * walk + 2 * fps:
+            wandered += [(start + walk, spot), (end - walk, spot)]
+        wandered.append((end, there))
+    return wandered
 
 
 def _choose_stroke(hit: Hit, standing: np.ndarray, facing: float, rng: np.random.Generator) -> str:
@@ -141,8 +187,7 @@ def _smooth_keyframes(keys: list[tuple[int, np.ndarray]], frames: int) -> np.nda
 
 def player_shapes(track: PlayerTrack, frame: int, camera: Camera, fps: float) -> list[Shape]:
     """The player's shapes on `frame`, sorted back to front."""
-    facing = track.facing
-    forward, right = np.array([0.0, facing, 0.0]), np.array([facing, 0.0, 0.0])
+    forward, right = _axes(track)
     feet = np.array([*track.ground[frame], 0.0])
     before, after = max(frame - 1, 0), min(frame + 1, len(track.ground) - 1)
     step = np.linalg.norm(track.ground[after] - track.ground[before]) / max(after - before, 1)
@@ -156,7 +201,7 @@ def player_shapes(track: PlayerTrack, frame: int, camera: Camera, fps: float) ->
     shoulders = [feet + side * 0.21 * right + 1.45 * UP for side in (-1, 1)]
     pivot = feet + 1.4 * UP
     head, hand = _racket(track, frame, fps, pivot, feet, forward, right)
-    free_hand = shoulders[0] - 0.05 * right + 0.2 * forward - 0.45 * UP
+    free_hand = _free_hand(shoulders[0], forward, right)
 
     look = track.look
     parts = [
@@ -173,6 +218,29 @@ def player_shapes(track: PlayerTrack, frame: int, camera: Camera, fps: float) ->
         *_racket_shapes(camera, hand, head, forward, look),
     ]
     return sorted(parts, key=lambda shape: -shape.depth)
+
+
+def free_hand(track: PlayerTrack, frame: int) -> np.ndarray:
+    """World position (3,) of the hand without the racket (it may hold a spare ball)."""
+    forward, right = _axes(track)
+    feet = np.array([*track.ground[frame], 0.0])
+    return _free_hand(feet - 0.21 * right + 1.45 * UP, forward, right)
+
+
+def pocket(track: PlayerTrack, frame: int) -> np.ndarray:
+    """World position (3,) of a ball in the back pocket of the shorts, on the racket side."""
+    forward, right = _axes(track)
+    return np.array([*track.ground[frame], 0.0]) + 0.17 * right - 0.14 * forward + 0.8 * UP
+
+
+def _axes(track: PlayerTrack) -> tuple[np.ndarray, np.ndarray]:
+    """The player's forward and right directions (world)."""
+    facing = track.facing
+    return np.array([0.0, facing, 0.0]), np.array([facing, 0.0, 0.0])
+
+
+def _free_hand(shoulder: np.ndarray, forward: np.ndarray, right: np.ndarray) -> np.ndarray:
+    return shoulder - 0.05 * right + 0.2 * forward - 0.45 * UP
 
 
 def _racket(track: PlayerTrack, frame: int, fps: float, pivot: np.ndarray, feet: np.ndarray,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracknet_cli.datasets.synthetic.spec import _whole
+from tracknet_cli.datasets.synthetic.variation import whole_number
 from tracknet_cli.errors import DataError
 
 MIN_SEARCH_WIDTH, MIN_SEARCH_HEIGHT = 128, 72  # below this the smallest object is a few pixels
@@ -32,18 +32,18 @@ class RefdetSpec:
         for name, least in (("objects", 1), ("frames_per_object", 1),
                             ("val_frames_per_object", 0), ("seed", 0)):
             value = getattr(self, name)
-            if not _whole(value) or value < least:
+            if not whole_number(value) or value < least:
                 raise DataError(f"synthetic refdet data: {name} must be a whole number >= {least}, "
                                 f"got {value!r}")
         for name, least in (("width", MIN_SEARCH_WIDTH), ("height", MIN_SEARCH_HEIGHT),
                             ("template_size", MIN_TEMPLATE)):
             value = getattr(self, name)
-            if not _whole(value) or value < least:
+            if not whole_number(value) or value < least:
                 raise DataError(f"synthetic refdet data: {name} must be at least {least} pixels, "
                                 f"got {value!r}")
         if not isinstance(self.absent_share, (int, float)) or not 0 <= self.absent_share < 1:
             raise DataError(f"synthetic refdet data: absent_share must be in [0, 1), "
                             f"got {self.absent_share!r}")
-        if not _whole(self.jpeg_quality) or not 1 <= self.jpeg_quality <= 100:
+        if not whole_number(self.jpeg_quality) or not 1 <= self.jpeg_quality <= 100:
             raise DataError(f"synthetic refdet data: jpeg_quality must be 1 to 100, "
                             f"got {self.jpeg_quality!r}")

@@ -1,13 +1,18 @@
-"""One frame of a clip: the static background, shadows, players and ball, then sensor noise.
+"""One frame of a clip: the static background, shadows, players and balls, then sensor noise.
 
-Only small patches change per frame (players, shadows, the ball), so a frame costs one copy of the
-background, a few dozen cv2 shape fills, a ball patch of some hundred pixels and two saturating
-adds of a noise tile. No full-frame float math happens per frame. Players and the ball are drawn
-back to front by depth; the net belongs to the background, so the ball is always drawn over it
-(shots clear the tape, so only a ball low behind the net after a bounce is affected).
+Only small patches change per frame (players, shadows, the balls), so a frame costs one copy of
+the background, a few dozen cv2 shape fills, a ball patch of some hundred pixels and two
+saturating adds of a noise tile. No full-frame float math happens per frame. Players and balls
+are drawn back to front by depth; the net belongs to the background, so the ball is always drawn
+over it (shots clear the tape, so only a ball low behind the net after a bounce is affected).
+
+A realworld scene adds balls that are not in play (props.StillBall: drawn like the ball, never
+labelled), its lighting's shadows, and a finish (finish.py: fence, camera motion, grading, source
+resolution, compression) whose warp moves the label exactly as it moves the picture.
 
 Visibility codes written to the labels:
-    0  no ball in play, or its centre is off the frame (it may still show at the frame's edge)
+    0  no ball in play (none, or a ball that is not in play: bounced or caught by the server),
+       or its centre is off the frame (it may still show at the frame's edge)
     3  occluded: players in front of it cover at least OCCLUDED of its footprint (position kept)
     2  hard: its motion-blur streak (the distance its centre travels while the shutter is open)
        is at least BLUR_HARD ball diameters, so no pixel carries more than half the ball's colour
@@ -17,6 +22,7 @@ Visibility codes written to the labels:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -24,13 +30,18 @@ import numpy as np
 from tracknet_cli.datasets.synthetic.camera import SHIFT, Camera, fixed_point
 from tracknet_cli.datasets.synthetic.colours import BGR
 from tracknet_cli.datasets.synthetic.court import BALL_DIAMETER
+from tracknet_cli.datasets.synthetic.drawing import NEAR, in_front
+from tracknet_cli.datasets.synthetic.finish import Finish
+from tracknet_cli.datasets.synthetic.lighting import Lighting, player_shadows
 from tracknet_cli.datasets.synthetic.players import (
+    UP,
     PlayerTrack,
     Shape,
     draw_shapes,
     player_shapes,
     shadow_polygon,
 )
+from tracknet_cli.datasets.synthetic.props import StillBall
 from tracknet_cli.datasets.synthetic.trajectory import FLYING, BallTrack
 
 BLUR_HARD = 2.0  # streak length, in ball diameters, from which the ball is "hard" (visibility 2)
@@ -69,8 +80,10 @@ class SensorNoise:
     offsets: np.ndarray  # (frames, 2) row and column offset per frame
 
     @classmethod
-    def make(cls, width: int, height: int, frames: int, rng: np.random.Generator) -> SensorNoise:
-        sigma = rng.uniform(1.5, 4.0)
+    def make(cls, width: int, height: int, frames: int, rng: np.random.Generator,
+             sigma: float | None = None) -> SensorNoise:
+        """Noise of standard deviation `sigma` grey levels (None: drawn from a camera-like range)."""
+        sigma = rng.uniform(1.5, 4.0) if sigma is None else sigma
         shape = (height + NOISE_MARGIN, width + NOISE_MARGIN, 3)
         noise = np.rint(rng.normal(0.0, sigma, shape).astype(np.float32))
         brighten = np.clip(noise, 0, 255).astype(np.uint8)
@@ -96,6 +109,10 @@ class ClipScene:
     ball_colour: BGR
     exposure: float  # shutter time as a share of the frame interval: the length of the blur
     noise: SensorNoise
+    still_balls: tuple[StillBall, ...] = ()  # balls not in play: drawn, never labelled
+    lighting: Lighting | None = None  # None: one soft shadow beside each player (broadcast)
+    finish: Finish | None = None  # None: the frame is done after the sensor noise
+    ball_pixels: tuple[float, float] = BALL_PIXELS  # the ball's image diameter is kept in this
 
     @property
     def frames(self) -> int:
@@ -119,28 +136,36 @@ class BallImage:
 def render_frame(scene: ClipScene, frame: int, noise: bool = True,
                  draw_ball: bool = True) -> tuple[np.ndarray, FrameLabel]:
     """The frame's image (BGR uint8) and its label. `noise=False` and `draw_ball=False` exist to
-    check the ball's placement against its label."""
+    check the ball's placement against its label: without noise there is no sensor noise and no
+    compression, but every geometric step (camera motion, source resolution) still happens."""
     image = scene.background.copy()
     camera = scene.camera
-    for player in scene.players:
-        _darken(image, shadow_polygon(player, frame, camera), SHADOW_DARKNESS)
+    present = [player for player in scene.players if _in_view(player, frame, camera)]
+    for player in present:
+        for polygon, darkness in _shadows(scene, player, frame):
+            _darken(image, polygon, darkness)
     ball = ball_image(scene, frame)
     ball_depth = -np.inf if ball is None else ball.depth
-    players = [player_shapes(player, frame, camera, scene.fps) for player in scene.players]
-    players.sort(key=_depth, reverse=True)  # back to front
-    behind = [shapes for shapes in players if _depth(shapes) >= ball_depth]
-    in_front = [shapes for shapes in players if _depth(shapes) < ball_depth]
-    for shapes in behind:
-        draw_shapes(image, shapes)
+    players = [player_shapes(player, frame, camera, scene.fps) for player in present]
+    ahead = [shapes for shapes in players if _depth(shapes) < ball_depth]
     box, alpha = _ball_alpha(ball, camera) if ball is not None else (None, None)
+    # Back to front; at equal depth a player goes before the ball, the ball before a spare one.
+    layers = [(_depth(shapes), 0, partial(draw_shapes, image, shapes)) for shapes in players]
     if draw_ball and box is not None:
-        _composite(image, box, alpha, scene.ball_colour)
-    for shapes in in_front:
-        draw_shapes(image, shapes)
-    label = _label(scene, frame, ball, box, alpha, in_front)
+        layers.append((ball_depth, 1, partial(_composite, image, box, alpha, scene.ball_colour)))
+    for spare in scene.still_balls:
+        layers += _still_ball_layer(image, scene, spare, frame)
+    for _, _, draw in sorted(layers, key=lambda layer: (-layer[0], layer[1])):
+        draw()
+    label = _label(scene, frame, ball, box, alpha, ahead)
+    if scene.finish is None:
+        if noise:
+            scene.noise.apply(image, frame)
+        return image, label
+    image = scene.finish.optics(image, frame)
     if noise:
         scene.noise.apply(image, frame)
-    return image, label
+    return scene.finish.encode(image, compress=noise), _finished(label, scene, frame)
 
 
 def ball_image(scene: ClipScene, frame: int) -> BallImage | None:
@@ -152,17 +177,69 @@ def ball_image(scene: ClipScene, frame: int) -> BallImage | None:
     position = scene.ball.position[frame]
     if np.isnan(position[0]):
         return None
+    turns = scene.ball.status[frame] != FLYING
+    return _seen_ball(scene, position, scene.ball.velocity_in[frame],
+                      scene.ball.velocity_out[frame], turns)
+
+
+def _seen_ball(scene: ClipScene, position: np.ndarray, velocity_in: np.ndarray,
+               velocity_out: np.ndarray, turns: bool) -> BallImage | None:
+    """A ball at world `position` moving as given, through the scene's camera and shutter; None
+    when it is (partly) behind the camera."""
     half_open = scene.exposure / (2 * scene.fps)
-    points = np.stack([position, position - scene.ball.velocity_in[frame] * half_open,
-                       position + scene.ball.velocity_out[frame] * half_open])
+    points = np.stack([position, position - velocity_in * half_open,
+                       position + velocity_out * half_open])
     (centre, before, after), depth = scene.camera.project(points)
-    if scene.ball.status[frame] == FLYING:
+    if depth.min() <= NEAR:
+        return None
+    if not turns:
         half = (after - before) / 2
         pieces = ((centre - half, centre + half, 1.0),)
     else:
         pieces = ((before, centre, 0.5), (centre, after, 0.5))
-    diameter = np.clip(BALL_BLOOM * scene.camera.pixels(BALL_DIAMETER, depth[0]), *BALL_PIXELS)
+    diameter = np.clip(BALL_BLOOM * scene.camera.pixels(BALL_DIAMETER, depth[0]),
+                       *scene.ball_pixels)
     return BallImage(centre, pieces, float(diameter) / 2, float(depth[0]))
+
+
+def _still_ball_layer(image: np.ndarray, scene: ClipScene, spare: StillBall,
+                      frame: int) -> list[tuple[float, int, partial]]:
+    """A spare ball's drawing layer on `frame` (none when it is not in the picture); it moves
+    with its carrier, so it blurs like the ball at the velocity its path gives."""
+    path = spare.position
+    if np.isnan(path[frame, 0]):
+        return []
+    before, after = max(frame - 1, 0), min(frame + 1, len(path) - 1)
+    velocity = (path[after] - path[before]) * (scene.fps / max(after - before, 1))
+    seen = _seen_ball(scene, path[frame], np.nan_to_num(velocity), np.nan_to_num(velocity),
+                      False)
+    box, alpha = _ball_alpha(seen, scene.camera) if seen is not None else (None, None)
+    if box is None:
+        return []
+    return [(seen.depth, 2, partial(_composite, image, box, alpha, spare.colour))]
+
+
+def _in_view(player: PlayerTrack, frame: int, camera: Camera) -> bool:
+    """Whether the player stands wholly in front of the camera (a camera at the net post has the
+    other half of the court behind it)."""
+    feet = np.array([*player.ground[frame], 0.0])
+    return in_front(camera, np.stack([feet, feet + 2.0 * UP]), margin=0.5)
+
+
+def _shadows(scene: ClipScene, player: PlayerTrack, frame: int) -> list[tuple[np.ndarray, float]]:
+    if scene.lighting is None:
+        return [(shadow_polygon(player, frame, scene.camera), SHADOW_DARKNESS)]
+    return player_shadows(player, frame, scene.camera, scene.lighting)
+
+
+def _finished(label: FrameLabel, scene: ClipScene, frame: int) -> FrameLabel:
+    """The label moved as the finish's warp moved the picture; 0 once it leaves the frame."""
+    if label.visibility == 0:
+        return label
+    x, y = point = scene.finish.place(frame, np.array([label.x, label.y]))
+    if not scene.finish.contains(point):
+        return FrameLabel(0, float("nan"), float("nan"), label.status)
+    return FrameLabel(label.visibility, float(x), float(y), label.status)
 
 
 def streak_alpha(xs: np.ndarray, ys: np.ndarray, pieces: tuple[Piece, ...],
@@ -220,7 +297,7 @@ def _composite(image: np.ndarray, box: Box, alpha: np.ndarray, colour: BGR) -> N
 def _label(scene: ClipScene, frame: int, ball: BallImage | None, box: Box | None,
            alpha: np.ndarray | None, in_front: list[list[Shape]]) -> FrameLabel:
     status = int(scene.ball.status[frame])
-    if ball is None or not scene.camera.contains(ball.centre):
+    if ball is None or not scene.ball.live(frame) or not scene.camera.contains(ball.centre):
         return FrameLabel(0, float("nan"), float("nan"), status)
     x, y = (float(v) for v in ball.centre)
     if in_front and _covered_share(box, alpha, in_front) >= OCCLUDED:

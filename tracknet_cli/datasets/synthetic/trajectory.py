@@ -5,6 +5,10 @@ is aimed to land a whole number of frames after its hit, and each bounce keeps a
 frames of flight (its restitution is nudged to fit, by at most half a frame of flight). So a hit
 (status 1) or a bounce (status 2) is labelled on the frame where the ball really turns, and
 nothing has to be rounded afterwards.
+
+With a `Routine` (the realworld renderer) the server first bounces the ball a few times and may
+toss it and catch it: the ball is in the picture but not in play, so those frames are marked
+`in_play = False` and labelled 0. A toss that is hit is in play from the moment it leaves the hand.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class Hit:
     player: int
     position: np.ndarray  # ball centre at contact, world metres
     serve: bool
+    ready: int | None = None  # a serve: the frame the server's routine began (they stand still)
 
 
 @dataclass
@@ -52,6 +57,8 @@ class BallTrack:
     velocity_out: np.ndarray  # (n, 3) velocity leaving it: differs on hit and bounce frames
     status: np.ndarray  # (n,) FLYING, HIT or BOUNCE
     hits: list[Hit] = field(default_factory=list)
+    in_play: np.ndarray | None = None  # (n,) bool: False where a drawn ball is not in play;
+    # None: every drawn ball is in play
 
     @classmethod
     def empty(cls, frames: int) -> BallTrack:
@@ -64,37 +71,60 @@ class BallTrack:
     def window(self, start: int, count: int) -> BallTrack:
         """Frames start..start+count-1, renumbered from 0 (hits outside the window are dropped)."""
         end = start + count
-        hits = [Hit(h.frame - start, h.player, h.position, h.serve) for h in self.hits
-                if start <= h.frame < end]
+        hits = [Hit(h.frame - start, h.player, h.position, h.serve,
+                    None if h.ready is None else h.ready - start)
+                for h in self.hits if start <= h.frame < end]
+        in_play = None if self.in_play is None else self.in_play[start:end]
         return BallTrack(self.position[start:end], self.velocity_in[start:end],
-                         self.velocity_out[start:end], self.status[start:end], hits)
+                         self.velocity_out[start:end], self.status[start:end], hits, in_play)
+
+    def live(self, frame: int) -> bool:
+        """Whether a ball drawn on `frame` is the ball in play."""
+        return self.in_play is None or bool(self.in_play[frame])
 
 
-def simulate_ball(frames: int, fps: float, surface: Surface, rng: np.random.Generator) -> BallTrack:
-    """Points one after another, with a short break without a ball between them."""
-    rally = _Rally(BallTrack.empty(frames), fps, surface, rng)
+@dataclass(frozen=True)
+class Routine:
+    """What a server does with the ball before the toss (the realworld renderer's dead time)."""
+
+    bounces: tuple[int, int]  # how many times the ball is bounced, low and high
+    caught_toss: float  # chance a toss is caught and tossed again
+
+
+def simulate_ball(frames: int, fps: float, surface: Surface, rng: np.random.Generator,
+                  pause: tuple[float, float] = (0.4, 1.2),
+                  routine: Routine | None = None) -> BallTrack:
+    """Points one after another, with a break of `pause` seconds (low, high) without a ball
+    between them; with a `routine`, the server's routine before each toss too."""
+    track = BallTrack.empty(frames)
+    if routine is not None:
+        track.in_play = np.ones(frames, bool)
+    rally = _Rally(track, fps, surface, rng, routine)
     server = int(rng.integers(2))
     frame = 0
     while frame < frames:
-        frame = rally.play_point(frame, server) + rally.frames(rng.uniform(0.4, 1.2))
+        frame = rally.play_point(frame, server) + rally.frames(rng.uniform(*pause))
     return rally.track
 
 
 class _Rally:
     """Writes points into a BallTrack, one free flight at a time."""
 
-    def __init__(self, track: BallTrack, fps: float, surface: Surface, rng: np.random.Generator):
+    def __init__(self, track: BallTrack, fps: float, surface: Surface, rng: np.random.Generator,
+                 routine: Routine | None = None):
         self.track = track
         self.fps = fps
         self.surface = surface
         self.rng = rng
+        self.routine = routine
 
     def frames(self, seconds: float) -> int:
         return int(round(seconds * self.fps))
 
     def fly(self, start: int, position: np.ndarray, velocity: np.ndarray, frames: int,
-            acceleration: np.ndarray = GRAVITY) -> tuple[np.ndarray, np.ndarray]:
-        """Write frames start..start+frames of a free flight; return the state at the last one."""
+            acceleration: np.ndarray = GRAVITY, live: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Write frames start..start+frames of a free flight; return the state at the last one.
+        `live=False`: the ball is drawn there but is not in play (only with a routine)."""
         t = (np.arange(frames + 1) / self.fps)[:, None]
         positions = position + velocity * t + 0.5 * acceleration * t**2
         velocities = velocity + acceleration * t
@@ -106,6 +136,8 @@ class _Rally:
             track.velocity_in[start + 1:end] = velocities[1:count]
             if np.isnan(track.velocity_in[start, 0]):  # the ball appears: nothing arrives before
                 track.velocity_in[start] = velocities[0]
+            if track.in_play is not None:
+                track.in_play[start:end] = live
         return positions[-1], velocities[-1]
 
     def mark(self, frame: int, status: int) -> None:
@@ -113,12 +145,19 @@ class _Rally:
             self.track.status[frame] = status
 
     def play_point(self, start: int, server: int) -> int:
-        """Toss, serve and rally until the ball is dead; return the frame after it is gone."""
-        frame, position = self._toss(start, server)
+        """(The routine,) toss, serve and rally until the ball is dead; return the frame after it
+        is gone."""
+        toward = 1.0 if server == NEAR else -1.0  # the direction the server hits in
+        hand = self._toss_hand(toward)
+        ready = start
+        if self.routine is not None:
+            start = self._routine(start, hand, toward)
+        frame, position = self._toss(start, toward, hand)
         hitter, serve = server, True
         while True:
             target, good = self._target(hitter, serve, position)
-            landing, velocity = self._shoot(frame, position, target, hitter, serve)
+            landing, velocity = self._shoot(frame, position, target, hitter, serve,
+                                            ready if serve and self.routine else None)
             bounce, arc = self._bounce(velocity)
             self.mark(landing, BOUNCE)
             returned = good and arc >= MIN_ARC_FRAMES and self.rng.random() >= (
@@ -129,11 +168,40 @@ class _Rally:
             frame, position = reply
             hitter, serve = 1 - hitter, False
 
-    def _toss(self, start: int, server: int) -> tuple[int, np.ndarray]:
-        """The server tosses the ball from beside the baseline and hits it on the way down."""
-        toward = 1.0 if server == NEAR else -1.0  # the direction the server hits in
+    def _toss_hand(self, toward: float) -> np.ndarray:
+        """Where the server's tossing hand is, beside the centre mark, behind the baseline."""
         lateral = self.rng.choice([-1.0, 1.0]) * self.rng.uniform(0.3, 1.2)
-        hand = np.array([lateral + 0.25 * toward, -toward * (HALF_LENGTH + 0.1), 1.5])
+        return np.array([lateral + 0.25 * toward, -toward * (HALF_LENGTH + 0.1), 1.5])
+
+    def _routine(self, start: int, hand: np.ndarray, toward: float) -> int:
+        """The server bounces the ball in front of the feet, catching it at waist height, and may
+        toss it and catch it; return the frame the real toss starts. Nothing here is in play."""
+        rng, routine = self.rng, self.routine
+        waist = hand - [0.0, 0.0, 0.5]
+        floor = waist * [1.0, 1.0, 0.0] + [0.0, 0.3 * toward, BALL_RADIUS]
+        frame = self._hold(start, waist, rng.uniform(0.3, 0.8))
+        for _ in range(int(rng.integers(routine.bounces[0], routine.bounces[1] + 1))):
+            for source, target, seconds in ((waist, floor, rng.uniform(0.2, 0.3)),
+                                            (floor, waist, rng.uniform(0.3, 0.4))):
+                frames = max(1, self.frames(seconds))
+                self.fly(frame, source, _aim(source, target, frames / self.fps), frames,
+                         live=False)
+                frame += frames
+            frame = self._hold(frame, waist, rng.uniform(0.2, 0.6))
+        if rng.random() < routine.caught_toss:  # up and back into the hand, not hit
+            frames = max(2, self.frames(rng.uniform(1.1, 1.3)))
+            self.fly(frame, hand, _aim(hand, hand, frames / self.fps), frames, live=False)
+            frame = self._hold(frame + frames, hand, rng.uniform(0.5, 1.2))
+        return frame
+
+    def _hold(self, start: int, position: np.ndarray, seconds: float) -> int:
+        """The ball held still in the hand (not in play); return the frame after."""
+        frames = max(1, self.frames(seconds))
+        self.fly(start, position, np.zeros(3), frames, np.zeros(3), live=False)
+        return start + frames
+
+    def _toss(self, start: int, toward: float, hand: np.ndarray) -> tuple[int, np.ndarray]:
+        """The server tosses the ball from beside the baseline and hits it on the way down."""
         rise = self.rng.uniform(1.6, 2.1)
         up = np.sqrt(2 * -GRAVITY[2] * rise)
         drop = self.rng.uniform(0.4, 0.8)  # metres it falls from the top before the racket meets it
@@ -162,9 +230,9 @@ class _Rally:
         return np.array([x, toward * y, BALL_RADIUS]), good
 
     def _shoot(self, frame: int, position: np.ndarray, target: np.ndarray, hitter: int,
-               serve: bool) -> tuple[int, np.ndarray]:
+               serve: bool, ready: int | None = None) -> tuple[int, np.ndarray]:
         """Hit the ball at `frame` to land on `target`; return the landing frame and velocity."""
-        self.track.hits.append(Hit(frame, hitter, position, serve))
+        self.track.hits.append(Hit(frame, hitter, position, serve, ready))
         self.mark(frame, HIT)
         if not serve and self.rng.random() < CHANCE["lob"]:
             frames = self.frames(self.rng.uniform(1.5, 2.1))
