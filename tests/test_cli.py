@@ -62,6 +62,8 @@ def test_synthetic_data_validates_and_planted_defects_are_each_reported(tmp_path
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "runs/prepare/render/summary.json").read_text())["defects"] == 0
     assert (synthetic / "game2/Clip2.mp4").is_file()
+    card = json.loads((synthetic / "dataset.json").read_text())  # how the dataset was made
+    assert card["preset"] == "broadcast" and card["spec"]["games"] == 2 and card["backgrounds"] == []
     clean = tracknet("prepare", "tracknet", "--root", str(synthetic), "--strict", cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr
 

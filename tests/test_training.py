@@ -13,6 +13,7 @@ import torch
 from tests.conftest import make_tiny_dataset, make_trainer
 from tracknet_cli.commands.evaluate import evaluate
 from tracknet_cli.commands.train import resume
+from tracknet_cli.datasets.card import write_card
 from tracknet_cli.errors import ConfigError, DataError, TracknetError
 from tracknet_cli.evaluation.run import EvalOptions
 from tracknet_cli.tasks import load_config, task_of
@@ -45,6 +46,7 @@ def weights(path):
 
 
 def test_run_writes_everything(tiny_data, tmp_path):
+    write_card(tiny_data.parent / "tiny", made_by="the test's own hands")  # a checkpoint says what data made it
     result = make_trainer(tiny_config(tiny_data), tmp_path / "run").fit()
     run = tmp_path / "run"
     assert result.epochs_done == 2 and not result.interrupted
@@ -58,6 +60,7 @@ def test_run_writes_everything(tiny_data, tmp_path):
     assert state["epoch"] == 2 and state["config"]["model"]["name"] == "fast_heatmap"
     assert {"model", "optimizer", "scheduler", "scaler", "rng", "version", "best_metric"} <= set(state)
     assert state["best_metric"] == pytest.approx(table["val_f1"].max())
+    assert state["data_card"]["made_by"] == "the test's own hands" and state["data_card"]["version"]
     model, cfg, _ = load_model(run / "weights/best.pt")
     assert model(torch.zeros(1, 3, 3, 64, 128)).shape == (1, 3, 32, 64)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -29,3 +30,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, data: object) -> None:
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def file_digest(path: str | Path) -> str | None:
+    """The SHA-256 of a file's bytes (hex), or None when there is no such file."""
+    path = Path(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None

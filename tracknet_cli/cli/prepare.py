@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from enum import Enum
 from pathlib import Path
 
@@ -10,6 +10,7 @@ import typer
 
 from tracknet_cli.cli.options import flags, given_options, parse_size
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
+from tracknet_cli.datasets.card import write_card
 from tracknet_cli.datasets.refdet_layout import SPLITS, RefdetReport, scan_refdet
 from tracknet_cli.datasets.synthetic import (
     BackgroundSpec,
@@ -23,7 +24,7 @@ from tracknet_cli.datasets.synthetic import (
 from tracknet_cli.datasets.validate import ValidationReport, validate_tracknet
 from tracknet_cli.datasets.video_clip import video_to_clip
 from tracknet_cli.errors import DataError, LabelError
-from tracknet_cli.fileio import write_json
+from tracknet_cli.fileio import file_digest, write_json
 from tracknet_cli.runs import new_run_dir
 
 app = typer.Typer(
@@ -122,7 +123,7 @@ def synthetic(
                                     width=spec.width, height=spec.height, seed=spec.seed,
                                     jpeg_quality=spec.jpeg_quality)
         composites.validate()
-        _synthetic_ball(out, spec, cache_size, workers, overwrite, _validated_run_dir(spec, name, exist_ok),
+        _synthetic_ball(out, preset, spec, cache_size, workers, overwrite, _validated_run_dir(spec, name, exist_ok),
                         _videos(backgrounds or []), composites)
 
 
@@ -159,7 +160,7 @@ def _videos(paths: list[Path]) -> list[Path]:
     return videos
 
 
-def _synthetic_ball(out: Path, spec: SyntheticSpec, cache_size: tuple[int, int] | None, workers: int,
+def _synthetic_ball(out: Path, preset: str, spec: SyntheticSpec, cache_size: tuple[int, int] | None, workers: int,
                     overwrite: bool, run_dir: Path, backgrounds: list[Path], composites: BackgroundSpec) -> None:
     total = spec.games * spec.clips_per_game * spec.frames_per_clip
     with progress_bar("frames") as progress:
@@ -177,6 +178,9 @@ def _synthetic_ball(out: Path, spec: SyntheticSpec, cache_size: tuple[int, int] 
                       f"({', '.join(real.shots)}) in {real.seconds:.1f} s")
         for reason in real.skipped:
             console.print(f"[yellow]skipped {reason}[/]")
+    write_card(out, made_by="tracknet prepare synthetic", preset=preset, spec=asdict(spec),
+               backgrounds=[{"video": video.name, "sha256": file_digest(video)} for video in backgrounds],
+               background_spec=asdict(composites) if backgrounds else None)
     report = _validate_with_progress(out, cache_size, workers)
     _report(report, run_dir)
 

@@ -8,7 +8,6 @@ so a dataset folder can be moved.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -19,7 +18,7 @@ import pandas as pd
 
 from tracknet_cli import __version__
 from tracknet_cli.errors import DataError, describe
-from tracknet_cli.fileio import atomic_path, write_json
+from tracknet_cli.fileio import atomic_path, file_digest, write_json
 
 INDEX_CSV = "index.csv"
 INDEX_JSON = "index.json"
@@ -81,7 +80,7 @@ class DatasetIndex:
     def save(self) -> Path:
         with atomic_path(self.root / INDEX_CSV) as tmp:
             self.frames[INDEX_COLUMNS].to_csv(tmp, index=False)
-        self.label_digests = {clip_id: _digest(self.root / clip_id / LABEL_FILE) for clip_id in self.clip_ids()}
+        self.label_digests = {clip_id: file_digest(self.root / clip_id / LABEL_FILE) for clip_id in self.clip_ids()}
         meta = {
             "version": __version__,
             "created": self.created,
@@ -114,15 +113,11 @@ class DatasetIndex:
         """Refuse an index whose label files have changed since it was written: it would silently lie."""
         for clip_id in self.clip_ids():
             label_file = self.root / clip_id / LABEL_FILE
-            if _digest(label_file) != self.label_digests.get(clip_id):
+            if file_digest(label_file) != self.label_digests.get(clip_id):
                 raise DataError(f"{label_file} is not the file the index was written from (changed, removed, "
                                 f"or an index of an older tracknet); run `tracknet prepare tracknet "
                                 f"--root {self.root}` again")
 
-
-def _digest(path: Path) -> str | None:
-    """SHA-256 of a file's bytes; None when it is not there."""
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def _read_index_file(path: Path, read):

@@ -24,12 +24,15 @@ FORMAT = "tracknet-checkpoint-1"
 
 def save_checkpoint(path: str | Path, *, model: torch.nn.Module, config: dict, epoch: int, step: int,
                     batches_done: int = 0, best_metric: float | None = None, optimizer=None,
-                    scheduler=None, scaler=None, metrics: dict | None = None) -> Path:
-    """Write a checkpoint; `batches_done` > 0 marks an epoch interrupted after that many batches."""
+                    scheduler=None, scaler=None, metrics: dict | None = None,
+                    data_card: dict | None = None) -> Path:
+    """Write a checkpoint; `batches_done` > 0 marks an epoch interrupted after that many batches;
+    `data_card` is how the training data was made (`datasets.card`), where that is known."""
     state = {
         "format": FORMAT,
         "version": __version__,
         "config": config,
+        "data_card": data_card,
         "model": _unwrap(model).state_dict(),
         "epoch": epoch,
         "step": step,

@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader
 from tracknet_cli import distributed
 from tracknet_cli.config import save_config, to_container
 from tracknet_cli.console import progress_bar
+from tracknet_cli.datasets.card import read_card
 from tracknet_cli.devices import autocast, autocast_dtype, select_device
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.models.build import part_config
@@ -105,6 +106,7 @@ class Trainer:
 
     def _build_data(self) -> None:
         self.train_set, self.val_set = self.task.datasets()
+        self.data_card = read_card(self.cfg.data.root)
         self.global_batch = int(self.train_cfg.batch_size)
         if self.global_batch % self.world:
             raise TracknetError(f"training.batch_size {self.global_batch} must split evenly over "
@@ -284,7 +286,7 @@ class Trainer:
         save_checkpoint(self.run_dir / "weights" / name, model=self.model, config=to_container(self.cfg),
                         epoch=self.epoch, step=self.step, batches_done=self.batches_done,
                         best_metric=self.best_metric, optimizer=self.optimizer, scheduler=self.scheduler,
-                        scaler=self.scaler, metrics=metrics)
+                        scaler=self.scaler, metrics=metrics, data_card=self.data_card)
 
     def _restore(self, checkpoint: dict) -> None:
         self.model.load_state_dict(checkpoint["model"])
