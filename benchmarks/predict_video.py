@@ -2,8 +2,9 @@
 
     uv run python benchmarks/predict_video.py                       # fast preset, convnext_fpn_heatmap
     uv run python benchmarks/predict_video.py --models fast_heatmap --device cuda --batch 16
+    uv run python benchmarks/predict_video.py --models builtin      # trained weights (a path, or builtin)
 
-Per model (random weights, the registered config): model-only frames/s (forward passes on
+Per model (a registered config with random weights, or trained weights): model-only frames/s (forward passes on
 pre-made input tensors of the same batch, median of `--repeats`) and end-to-end frames/s of
 `predict_video` on the video (decode, letterbox, model, candidates, trajectory, CSV and the
 overlay video), and their ratio. The video's own cost is measured too: decoding, letterboxing,
@@ -35,8 +36,9 @@ from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.video_prediction import VideoOptions, predict_video
 from tracknet_cli.model_input import Letterbox, SampleSpec
 from tracknet_cli.runs import new_run_dir
-from tracknet_cli.tasks import build_model, load_config
+from tracknet_cli.tasks import available_models, build_model, load_config
 from tracknet_cli.timing import median_ms
+from tracknet_cli.weights import BUILTIN_NAME, choose_weights, load_predictor
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/videos/tennis_broadcast_1080p.mp4"
 
@@ -81,7 +83,8 @@ def video_io_ms(video: Path, input_size: tuple[int, int]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="fast_heatmap,convnext_fpn_heatmap", help="comma-separated names")
+    parser.add_argument("--models", default="fast_heatmap,convnext_fpn_heatmap",
+                        help=f"comma-separated: registered names (random weights), weights files or {BUILTIN_NAME}")
     parser.add_argument("--video", type=Path, default=FIXTURE)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=8)
@@ -90,8 +93,11 @@ def main() -> None:
     device = select_device(args.device)
     rows = []
     for name in args.models.split(","):
-        cfg = load_config(model=name, overrides=["model.backbone.use_pretrained=false"])
-        predictor = Predictor(build_model(cfg.model), SampleSpec.from_model_config(cfg.model), device)
+        if name in available_models():
+            cfg = load_config(model=name, overrides=["model.backbone.use_pretrained=false"])
+            predictor = Predictor(build_model(cfg.model), SampleSpec.from_model_config(cfg.model), device)
+        else:
+            predictor = load_predictor(choose_weights(name), str(device), task="heatmap")
         model_fps = model_only_fps(predictor, args.batch, args.repeats)
         e2e_fps, frames = end_to_end_fps(predictor, args.video, args.batch)
         io_ms = video_io_ms(args.video, predictor.spec.input_size)

@@ -78,3 +78,18 @@ def make_tiny_dataset(root: Path, games=(1, 2), clips=2, frames=10, size=TINY_SI
 @pytest.fixture
 def tiny_dataset(tmp_path: Path) -> Path:
     return make_tiny_dataset(tmp_path / "tiny")
+
+
+def ball_difference(scene, frame: int) -> np.ndarray:
+    """(H, W): how much drawing the ball changes each pixel of a rendered frame (noise off)."""
+    from tracknet_cli.datasets.synthetic import render_frame
+
+    with_ball, _ = render_frame(scene, frame, noise=False)
+    without, _ = render_frame(scene, frame, noise=False, draw_ball=False)
+    return np.abs(with_ball.astype(float) - without).sum(axis=2)
+
+
+def weighted_centre(weight: np.ndarray) -> np.ndarray:
+    """(x, y) of a weight map's centroid, in pixel centres."""
+    ys, xs = np.indices(weight.shape)
+    return np.array([(xs * weight).sum(), (ys * weight).sum()]) / weight.sum()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import ball_difference, weighted_centre
 from tracknet_cli.cli.app import app
 from tracknet_cli.datasets.labels import read_labels
 from tracknet_cli.datasets.synthetic import (
@@ -56,21 +57,9 @@ def bare(scene):
                                background=np.full_like(scene.background, 60))
 
 
-def difference(scene, frame: int) -> np.ndarray:
-    """(H, W) how much drawing the ball changes each pixel (noise off)."""
-    with_ball, _ = render_frame(scene, frame, noise=False)
-    without, _ = render_frame(scene, frame, noise=False, draw_ball=False)
-    return np.abs(with_ball.astype(float) - without).sum(axis=2)
-
-
 def same(label, other) -> bool:
     """Labels equal, NaN coordinates included."""
     return np.array_equal(dataclasses.astuple(label), dataclasses.astuple(other), equal_nan=True)
-
-
-def weighted_centre(weight: np.ndarray) -> np.ndarray:
-    ys, xs = np.indices(weight.shape)
-    return np.array([(xs * weight).sum(), (ys * weight).sum()]) / weight.sum()
 
 
 # ---------------------------------------------------------------------------------- presets
@@ -191,7 +180,7 @@ def test_label_is_where_the_ball_is_drawn_from_every_placement_with_shake_and_re
             _, label = render_frame(scene, frame, noise=False)
             if label.visibility != 1 or label.status != FLYING or len(checked) >= 8:
                 continue
-            centre = weighted_centre(difference(flat, frame))
+            centre = weighted_centre(ball_difference(flat, frame))
             checked.append(np.hypot(*(centre - [label.x, label.y])))
     assert len(checked) >= 4, placement
     assert max(checked) < 0.3, checked
@@ -239,7 +228,7 @@ def test_dead_time_is_labelled_zero_though_the_ball_is_in_the_picture():
         for frame in np.flatnonzero(drawn & ~ball.in_play):
             _, label = render_frame(scene, frame, noise=False)
             assert label.visibility == 0 and np.isnan(label.x), frame
-            dead_drawn += difference(bare(scene), frame).max() > 30
+            dead_drawn += ball_difference(bare(scene), frame).max() > 30
         for hit in ball.hits:
             if not hit.serve or hit.ready is None or hit.ready < 0:
                 continue
@@ -285,7 +274,7 @@ def test_the_streak_is_as_long_as_the_ball_moves_while_the_shutter_is_open(fps):
         direction = (uv[frame + 1] - uv[frame - 1]) / (2 * per_frame)
         spread = {}
         for shutter in SHUTTERS:
-            weight = difference(bare(dataclasses.replace(scene, exposure=shutter)), frame)
+            weight = ball_difference(bare(dataclasses.replace(scene, exposure=shutter)), frame)
             offsets = np.stack(np.indices(weight.shape)[::-1], axis=-1) - weighted_centre(weight)
             spread[shutter] = ((offsets @ direction) ** 2 * weight).sum() / weight.sum()
         for shutter in SHUTTERS[1:]:  # a uniform segment of length L adds L^2 / 12

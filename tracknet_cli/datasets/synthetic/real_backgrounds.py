@@ -36,7 +36,7 @@ from tracknet_cli.datasets.synthetic.generate import (
     write_clip,
 )
 from tracknet_cli.datasets.synthetic.shots import MAX_WIDTH, SAMPLES, find_shots
-from tracknet_cli.datasets.synthetic.spec import MIN_HEIGHT, MIN_WIDTH
+from tracknet_cli.datasets.synthetic.spec import MIN_WIDTH, check_frame_size, check_jpeg_quality
 from tracknet_cli.datasets.synthetic.variation import whole_number
 from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.errors import DataError
@@ -62,14 +62,8 @@ class BackgroundSpec:
             if not whole_number(value) or value < least:
                 raise DataError(f"background data: {name} must be a whole number >= {least}, "
                                 f"got {value!r}")
-        for name, least in (("width", MIN_WIDTH), ("height", MIN_HEIGHT)):
-            value = getattr(self, name)
-            if not whole_number(value) or value < least or value % 2:
-                raise DataError(f"background data: {name} must be an even number of pixels, at "
-                                f"least {least}, got {value!r}")
-        if not whole_number(self.jpeg_quality) or not 1 <= self.jpeg_quality <= 100:
-            raise DataError(f"background data: jpeg_quality must be 1 to 100, "
-                            f"got {self.jpeg_quality!r}")
+        check_frame_size("background data", self.width, self.height)
+        check_jpeg_quality("background data", self.jpeg_quality)
         if not isinstance(self.players, bool):
             raise DataError(f"background data: players must be true or false, "
                             f"got {self.players!r}")

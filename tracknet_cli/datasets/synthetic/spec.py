@@ -39,19 +39,26 @@ class SyntheticSpec:
             if not whole_number(value) or value < 1:
                 raise DataError(f"synthetic data: {name} must be a positive whole number, "
                                 f"got {value!r}")
-        for name, least in (("width", MIN_WIDTH), ("height", MIN_HEIGHT)):
-            value = getattr(self, name)
-            if not whole_number(value) or value < least or value % 2:
-                raise DataError(f"synthetic data: {name} must be an even number of pixels, at "
-                                f"least {least} (the mp4 encoder needs even sizes), got {value!r}")
+        check_frame_size("synthetic data", self.width, self.height)
         fps_ok = isinstance(self.fps, Real) and math.isfinite(self.fps)
         if not fps_ok or not MIN_FPS <= self.fps <= MAX_FPS:
             raise DataError(f"synthetic data: fps must be between {MIN_FPS:g} and {MAX_FPS:g}, "
                             f"got {self.fps!r}")
         if not whole_number(self.seed) or self.seed < 0:
             raise DataError(f"synthetic data: seed must be a whole number >= 0, got {self.seed!r}")
-        if not whole_number(self.jpeg_quality) or not 1 <= self.jpeg_quality <= 100:
-            raise DataError(f"synthetic data: jpeg_quality must be 1 to 100, "
-                            f"got {self.jpeg_quality!r}")
+        check_jpeg_quality("synthetic data", self.jpeg_quality)
         if self.variation is not None:
             self.variation.validate()
+
+
+def check_frame_size(what: str, width: int, height: int) -> None:
+    """Frames the renderer can write: even sizes (the mp4 encoder's), not below a legible court."""
+    for name, value, least in (("width", width, MIN_WIDTH), ("height", height, MIN_HEIGHT)):
+        if not whole_number(value) or value < least or value % 2:
+            raise DataError(f"{what}: {name} must be an even number of pixels, at least {least} "
+                            f"(the mp4 encoder needs even sizes), got {value!r}")
+
+
+def check_jpeg_quality(what: str, quality: int) -> None:
+    if not whole_number(quality) or not 1 <= quality <= 100:
+        raise DataError(f"{what}: jpeg_quality must be 1 to 100, got {quality!r}")
