@@ -12,11 +12,18 @@ from typer.testing import CliRunner
 from tests.conftest import fixture_path
 from tracknet_cli.cli.app import app
 from tracknet_cli.config import to_container
-from tracknet_cli.datasets.video import prefetched
+from tracknet_cli.datasets.video import VideoReader, prefetched
 from tracknet_cli.errors import DataError
 from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.trajectory import TrajectoryConfig
-from tracknet_cli.inference.video_prediction import VideoOptions, _windows, predict_video
+from tracknet_cli.inference.video_prediction import (
+    VideoOptions,
+    _detect,
+    _windows,
+    detection_noise,
+    predict_video,
+    repeated_frames,
+)
 from tracknet_cli.model_input import Letterbox, SampleSpec
 from tracknet_cli.tasks import build_model, load_config
 from tracknet_cli.training.checkpoint import save_checkpoint
@@ -154,6 +161,33 @@ def test_a_peak_on_the_letterbox_bars_is_no_ball(tmp_path):
     options = VideoOptions(trajectory=TrajectoryConfig(track=False, fill_gaps=False))
     track = pd.read_csv(predict_video(video, Predictor(PeakOnTheBar(), spec, "cpu"), tmp_path / "out", options).csv)
     assert len(track) == 6 and not track["Visibility"].any()
+
+
+def test_repeated_frames_are_single_repeats_not_a_frozen_picture():
+    unchanged = np.array([False, False, True, False, True, True, True, False])
+    assert repeated_frames(unchanged).tolist() == [False, False, True, False, True, False, False, False]
+
+
+def test_repeats_of_a_converted_video_are_found(tiny_predictor, tmp_path):
+    predictor, _ = tiny_predictor
+    shown = np.arange(12) * 25 // 30  # 25 fps footage in a 30 fps file: every sixth frame again
+    path = tmp_path / "converted.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    for footage_frame in shown:
+        frame = np.full((120, 160, 3), 60, np.uint8)
+        cv2.circle(frame, (10 + 8 * int(footage_frame), 40), 6, (0, 255, 255), -1)
+        writer.write(frame)
+    writer.release()
+    with VideoReader(path) as reader:
+        letterbox = Letterbox.fit((160, 120), predictor.spec.input_size)
+        _, _, repeats = _detect(reader, letterbox, predictor, 4, None)
+    assert repeats.tolist() == [False, *(np.diff(shown) == 0)]
+
+
+def test_detection_noise_is_half_a_heatmap_pixel_of_the_video():
+    spec = SampleSpec(input_size=(512, 288), heatmap_size=(256, 144))
+    assert detection_noise(spec, Letterbox.fit((1920, 1080), (512, 288))) == pytest.approx(3.75 / 1920)
+    assert detection_noise(spec, Letterbox.fit((640, 480), (512, 288))) == pytest.approx(0.5 * 2 * 480 / 288 / 640)
 
 
 def test_late_fusion_runs_each_frames_backbone_once(tmp_path):

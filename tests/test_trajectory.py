@@ -9,16 +9,14 @@ import pytest
 from tests.conftest import fixture_path
 from tracknet_cli.datasets.labels import read_labels
 from tracknet_cli.errors import TracknetError
+from tracknet_cli.inference.track_picking import BIRTH_COST, MISS_COST, MOTION_WEIGHT, pick_track
 from tracknet_cli.inference.trajectory import (
-    BIRTH_COST,
     COLUMNS,
-    MISS_COST,
-    MOTION_WEIGHT,
     TrajectoryConfig,
     candidates_from_points,
     fill_gaps,
+    footage_times,
     frame_times,
-    pick_track,
     postprocess,
     smooth,
 )
@@ -68,6 +66,37 @@ def test_long_gaps_and_open_ends_stay_empty():
     assert not fill_gaps(parabola(5) * [[1], [np.nan], [1], [1], [1]], max_gap=0)[1].any()
 
 
+def test_gaps_are_filled_inside_a_segment_only():
+    xy = parabola(30)
+    xy[[5, 6, 11, 12, 15, 16]] = np.nan
+    segment = np.repeat([0, 1, 2], [12, 8, 10])  # hits between frames 11 and 12, 19 and 20
+    filled, interpolated = fill_gaps(xy, 5, segment)
+    assert np.flatnonzero(interpolated).tolist() == [5, 6, 15, 16]  # not 11-12: from one to the next
+    # the anchors are the gap's own segment's: a gap at 17-18 is bridged from 16 to 19 in a line,
+    # whatever the next flight does
+    xy = parabola(30)
+    xy[[17, 18]] = np.nan
+    far = xy.copy()
+    far[20:] += 500.0
+    bridged = fill_gaps(xy, 5, segment)[0]
+    np.testing.assert_allclose(fill_gaps(far, 5, segment)[0][[17, 18]], bridged[[17, 18]])
+    np.testing.assert_allclose(bridged[17], xy[16] + (xy[19] - xy[16]) / 3)
+
+
+def test_smoothing_stays_inside_each_segment():
+    xy = np.random.default_rng(5).normal(0.0, 2.0, (20, 2))
+    xy[10:] += 1000.0  # the next flight starts far away: any leak would show
+    segment = np.repeat([0, 1], 10)
+    smoothed = smooth(xy, 5, segment)
+    np.testing.assert_allclose(smoothed[:10], smooth(xy[:10], 5))
+    np.testing.assert_allclose(smoothed[10:], smooth(xy[10:], 5))
+
+
+def test_footage_times_do_not_advance_on_repeated_frames():
+    repeats = np.array([False, False, True, False, False, False, False, False, True, False])
+    np.testing.assert_allclose(footage_times(repeats, 10), [0, 1, 1, 2, 3, 4, 5, 6, 6, 7])
+
+
 # --- pick_track --------------------------------------------------------------------------------
 
 
@@ -93,11 +122,13 @@ def test_speed_limit_grows_with_frames_elapsed(elapsed, jump, kept):
     assert np.isfinite(xy[:5]).all()
 
 
-@pytest.mark.parametrize("jump,kept", [(120.0, True), (135.0, False)])
-def test_default_speed_limit_is_three_frame_lengths_per_second(jump, kept):
-    # 3 x 1280 px/s at 30 fps: 128 px per frame
-    frames = straight_track(5) + [np.array([[140.0 + jump, 300.0, 0.9]])]
-    assert postprocess(frames, FPS, SIZE).table().loc[5, "Visibility"] == kept
+@pytest.mark.parametrize("speed,kept", [(120.0, True), (135.0, False)])
+def test_default_speed_limit_is_three_frame_lengths_per_second(speed, kept):
+    # 3 x 1280 px/s at 30 fps: 128 px per frame. A ball flying at 120 px per frame is tracked; at
+    # 135 no two detections can be linked, so there is no track at all.
+    xy = np.stack([50.0 + speed * np.arange(9), np.full(9, 300.0)], axis=1)
+    visible = postprocess(candidates_from_points(xy, 0.9), FPS, SIZE).table()["Visibility"]
+    assert visible.tolist() == [int(kept)] * 9
 
 
 def test_top_scoring_outlier_loses_to_a_continuous_candidate():
@@ -247,6 +278,9 @@ def test_single_detection():
     (lambda: TrajectoryConfig(max_gap=-1), "max_gap must be at least 0"),
     (lambda: fill_gaps(parabola(5), -2), "max_gap must be at least 0"),
     (lambda: TrajectoryConfig(max_speed=0.0), "max_speed must be a positive number"),
+    (lambda: TrajectoryConfig(noise=-0.001), "noise must be a positive number"),
+    (lambda: postprocess(scene(), FPS, SIZE, repeats=np.zeros(5, bool)), "repeats have shape"),
+    (lambda: fill_gaps(parabola(5), 2, np.zeros(4)), "segments have shape"),
     (lambda: TrajectoryConfig(smooth_window=4), "odd number of frames"),
     (lambda: pick_track([np.zeros((2, 2))], FPS, 3840.0, 10), "expected [K, 3]"),
     (lambda: pick_track([np.array([[1.0, np.nan, 0.5]])], FPS, 3840.0, 10), "NaN"),
@@ -318,36 +352,77 @@ def far_point(ball: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             return point
 
 
+# The labels mark the shuttle visible while the server holds it before the serve and while it
+# lies on the floor after the rally: no ball in play, which the tracker leaves out (frames, from
+# and to).
+NOT_IN_PLAY = {"match1_1_05_02_ball.csv": [(0, 28)],
+               "match2_1_11_11_ball.csv": [(0, 13), (683, 717)],
+               "match3_1_05_02_ball.csv": [(737, 779)]}
+
+
+def in_play(name: str, truth: np.ndarray) -> np.ndarray:
+    """[N] bool: the labelled frames of the shuttle in play."""
+    playing = np.isfinite(truth).all(axis=1)
+    for start, stop in NOT_IN_PLAY[name]:
+        playing[start:stop] = False
+    return playing
+
+
 def spoil_and_recover(name: str, repeats: int = REPEATS) -> dict[str, np.ndarray]:
-    """Post-process `repeats` corruptions of a real track; errors and outcomes pooled over them."""
+    """Post-process `repeats` corruptions of a real track; outcomes in play pooled over them."""
     truth = real_track(name)
-    fill_errors, gone, found = [], [], []
+    playing = in_play(name, truth)
+    fill_errors, filled, kept, gone, found = [], [], [], [], []
     for repeat in range(repeats):
         rng = np.random.default_rng([BADMINTON.index(name), repeat])
         frames, dropped, replaced, crowded, outliers = corrupt(truth, rng)
         table = postprocess(frames, FPS, SIZE).table()
         xy = table[["X", "Y"]].to_numpy()
         seen = table["Visibility"].to_numpy() == 1
-        assert seen[dropped].all(), "every dropped point lies in a short gap and is filled"
-        fill_errors.append(np.hypot(*(xy[dropped] - truth[dropped]).T))
-        gone.extend(not seen[t] or np.hypot(*(xy[t] - outliers[t])) > 1.0 for t in replaced)
-        found.extend(np.array_equal(xy[t], truth[t]) for t in crowded)
-    return {"fill_errors": np.concatenate(fill_errors), "gone": np.array(gone),
-            "found": np.array(found)}
+        dropped = dropped[playing[dropped]]
+        filled.append(seen[dropped])
+        fill_errors.append(np.hypot(*(xy[dropped] - truth[dropped]).T)[seen[dropped]])
+        detected = playing.copy()
+        detected[np.concatenate([dropped, replaced]).astype(int)] = False
+        kept.append(seen[detected])
+        gone.extend(not seen[t] or np.hypot(*(xy[t] - outliers[t])) > 1.0
+                    for t in replaced if playing[t])
+        found.extend(np.array_equal(xy[t], truth[t]) for t in crowded if playing[t])
+    return {"fill_errors": np.concatenate(fill_errors), "filled": np.concatenate(filled),
+            "kept": np.concatenate(kept), "gone": np.array(gone), "found": np.array(found)}
 
 
 # match3 is 25 fps footage in a 30 fps file: every sixth frame repeats the one before (the labels
 # stall there, at frames 3 mod 6). `frame_times` finds that cadence, so the fits run in the
 # footage's own time; without it match3's median was 4.5 px.
 MEDIAN_FILL_ERROR = 3.0
+# Badminton rallies hit the shuttle every half second, and a dropped stretch often lies at a hit:
+# such gaps are left open now (a hit is a break between flights), as are gaps beyond a lone
+# detection right after a hit, which cannot be checked against its flight. Measured: 64-76% of the
+# dropped points in play are filled; 96-98% of the detections in play are kept.
+FILLED_SHARE, KEPT_SHARE = 0.6, 0.95
 
 
 @pytest.mark.parametrize("name", BADMINTON)
 def test_real_trajectories_are_recovered(name):
     outcome = spoil_and_recover(name)
     assert np.median(outcome["fill_errors"]) <= MEDIAN_FILL_ERROR
+    assert outcome["filled"].mean() >= FILLED_SHARE
+    assert outcome["kept"].mean() >= KEPT_SHARE
     assert outcome["gone"].mean() >= 0.9  # outliers with the ball absent: dropped or filled
     assert outcome["found"].mean() >= 0.95  # outliers above the ball: the ball is kept instead
+
+
+@pytest.mark.parametrize("name", BADMINTON)
+def test_a_shuttle_at_rest_is_no_ball_in_play(name):
+    truth = real_track(name)
+    table = postprocess(candidates_from_points(truth, 0.9), FPS, SIZE).table()
+    seen = table["Visibility"].to_numpy() == 1
+    playing = in_play(name, truth)
+    assert seen[playing].mean() >= 0.98  # match3 opens on a smash leaving the picture: 6 frames
+    held_at_the_start = name == "match2_1_11_11_ball.csv"  # 0.4 s, then the serve: joined to it
+    rest = np.isfinite(truth).all(axis=1) & ~playing
+    assert seen[rest].mean() <= (0.4 if held_at_the_start else 0.0)
 
 
 def test_frame_times_find_a_cadence_of_repeated_frames():

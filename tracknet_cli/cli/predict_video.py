@@ -26,8 +26,11 @@ def predict_video(
     overlay: bool = typer.Option(False, "--overlay", help="Write <video>_overlay.mp4 with the ball and its trail."),
     plot: bool = typer.Option(False, "--plot", help="Write <video>_trajectory.png."),
     track: bool = typer.Option(True, "--track/--no-track",
-                               help="Pick among peaks by continuity, drop impossible jumps."),
-    max_gap: int = typer.Option(5, "--max-gap", min=0, help="Fill gaps of up to this many frames (0: none)."),
+                               help="Track the ball in play: pick among peaks by continuity, leave "
+                               "out still balls and anything that is no plausible flight. "
+                               "--no-track: the detector's top peak in every frame."),
+    max_gap: int = typer.Option(5, "--max-gap", min=0, help="Fill gaps of up to this many frames inside "
+                                "one flight (0: none)."),
     smooth: bool = typer.Option(False, "--smooth/--no-smooth", help="Light smoothing of the track."),
     name: str = typer.Option(None, "--name", help="Run name under runs/predict/."),
     exist_ok: bool = typer.Option(False, "--exist-ok"),

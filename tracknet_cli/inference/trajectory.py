@@ -1,4 +1,4 @@
-"""Per-frame ball candidates to one clean trajectory: pick a track, fill short gaps, smooth.
+"""Per-frame ball candidates to the track of the ball in play: pick, keep flights, fill, smooth.
 
     track = postprocess(candidates, fps=30.0, frame_size=(1280, 720))
     # candidates: per frame a float array [K_i, 3] of rows (x, y, score), video pixels, K_i >= 0
@@ -6,11 +6,21 @@
     # track.table(): Frame, Visibility, X, Y, Confidence, Interpolated (the badminton format plus two)
 
 Steps, each switched by `TrajectoryConfig`:
+    still       candidates that stay put or drift with the camera are no ball in play
+                (`ball_in_play.still_candidates`)
     pick_track  one candidate or none per frame, chosen for the whole video at once by dynamic
                 programming: continuity wins over a higher score, jumps faster than the ball can fly
                 are impossible, and a track needs two consistent detections to start
-    fill_gaps   short gaps between detections bridged by a low-degree polynomial in time (flight)
-    smooth      a local quadratic fit (Savitzky-Golay-like) inside each run, never across a gap
+                (`track_picking`)
+    flights     the picked track cut at jumps, hits and bounces into smooth pieces; only the pieces
+                that are plausible flights are kept, the rest of the video has no ball
+                (`ball_in_play.flight_segments`)
+    fill_gaps   short gaps inside one flight bridged by a low-degree polynomial in time, never
+                across a cut
+    smooth      a local quadratic fit (Savitzky-Golay-like) inside each run of one flight
+Without tracking (`--no-track`) every frame keeps its top candidate, the raw detector.
+Work: O(N K^2) times the frames the tracker looks back over and the still test's offsets; an hour
+at 60 fps (216,000 frames, 3 candidates each) takes about 6 s.
 """
 
 from __future__ import annotations
@@ -19,23 +29,18 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from numbers import Real
 
 import numpy as np
 import pandas as pd
 
 from tracknet_cli.errors import TracknetError
+from tracknet_cli.inference.ball_in_play import NOISE, flight_segments, still_candidates
+from tracknet_cli.inference.track_picking import check_positive, padded, pick_padded, top_candidates
 
 # A smashed shuttle or a serve crosses a broadcast frame in about 0.3-0.5 s, so no real ball moves
 # faster than about 3 frame lengths (the longer side) per second. The real shuttlecock labels peak
 # near 2.2 widths per second, so the limit leaves a margin without admitting cross-frame jumps.
 FRAME_LENGTHS_PER_SECOND = 3.0
-
-# The tracker's costs are negative log-likelihoods: keeping a candidate costs -log(score).
-MISS_COST = -math.log(0.05)  # a frame without a ball costs as much as keeping a 5% candidate
-BIRTH_COST = MISS_COST  # so a lone detection never pays for itself; two consistent ones do
-MOTION_WEIGHT = 1.0  # a jump at the speed limit costs as much as a candidate of score 1/e
-MIN_SCORE = 1e-6  # keeps -log(score) finite for a zero score
 
 ANCHORS_PER_SIDE = 3  # known positions on each side of a gap that its interpolation fits
 MOVING_PX, STILL_SHARE = 4.0, 0.25  # a repeated frame: the ball all but still for a frame amid motion
@@ -49,15 +54,21 @@ class TrajectoryConfig:
     """What `postprocess` does.
 
     track          pick by continuity (`pick_track`); off: the top candidate of every frame
+    in_play        with `track`: only the ball in play, in plausible flights (`ball_in_play`); off:
+                   whatever the continuity picks, still balls included
     max_speed      fastest plausible ball in pixels per second; None: 3 frame lengths per second
-    fill_gaps      interpolate gaps of at most `max_gap` frames between detections
+    noise          how far a detection sits from the ball, in frame lengths (the longer side);
+                   None: `ball_in_play.NOISE` (predict-video sets the model's own)
+    fill_gaps      interpolate gaps of at most `max_gap` frames (inside one flight when tracking)
     max_gap        longest gap (frames) that is filled
     smooth         smooth each run of positions (off by default: detections are already sub-pixel)
     smooth_window  frames in the local quadratic fit, odd, at least 3
     """
 
     track: bool = True
+    in_play: bool = True
     max_speed: float | None = None
+    noise: float | None = None
     fill_gaps: bool = True
     max_gap: int = 5
     smooth: bool = False
@@ -65,7 +76,9 @@ class TrajectoryConfig:
 
     def __post_init__(self):
         if self.max_speed is not None:
-            _check_positive("max_speed", self.max_speed)
+            check_positive("max_speed", self.max_speed)
+        if self.noise is not None:
+            check_positive("noise", self.noise)
         _check_max_gap(self.max_gap)
         _check_window(self.smooth_window)
 
@@ -103,23 +116,58 @@ class Track:
 
 
 def postprocess(candidates: Sequence[np.ndarray], fps: float, frame_size: tuple[int, int],
-                cfg: TrajectoryConfig | None = None) -> Track:
-    """The track of per-frame candidates [K_i, 3] (x, y, score) in video pixels."""
+                cfg: TrajectoryConfig | None = None, repeats: np.ndarray | None = None) -> Track:
+    """The track of per-frame candidates [K_i, 3] (x, y, score) in video pixels.
+
+    `repeats` [N] bool: the frames that show the picture before them again (a video converted to
+    a higher frame rate), whose time does not advance; None: found from the track (`frame_times`).
+    """
     cfg = cfg or TrajectoryConfig()
-    _check_positive("fps", fps)
+    check_positive("fps", fps)
     extent = _frame_extent(frame_size)
+    times = None if repeats is None else footage_times(repeats, len(candidates))
     if cfg.track:
         max_speed = FRAME_LENGTHS_PER_SECOND * extent if cfg.max_speed is None else cfg.max_speed
-        xy, score = pick_track(candidates, fps, max_speed, coast_frames(fps, extent, max_speed))
+        noise = NOISE if cfg.noise is None else cfg.noise
+        xy, score, segment = track_ball(candidates, fps, extent, max_speed, noise, cfg.in_play,
+                                        times)
     else:
         xy, score = top_candidates(candidates)
+        segment = np.where(np.isfinite(xy).all(axis=1), 0, -1)  # the raw detector: one stretch
     interpolated = np.zeros(len(xy), dtype=bool)
     if cfg.fill_gaps:
-        xy, interpolated = fill_gaps(xy, cfg.max_gap)
+        xy, interpolated = fill_gaps(xy, cfg.max_gap, segment, times)
     if cfg.smooth:
-        xy = smooth(xy, cfg.smooth_window)
+        xy = smooth(xy, cfg.smooth_window, segment)
     visible = np.isfinite(xy).all(axis=1)
     return Track(xy, np.where(visible & ~interpolated, score, 0.0), interpolated)
+
+
+def track_ball(candidates: Sequence[np.ndarray], fps: float, extent: float, max_speed: float,
+               noise: float = NOISE, in_play: bool = True,
+               times: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The picked positions [N, 2] (NaN: no ball), their scores [N] and the flight of each
+    frame [N] (-1: none): still candidates left out and only flights kept, when `in_play`;
+    otherwise every position in one flight. `extent`: the frame's longer side (px);
+    `max_speed`: px per second; `noise`: frame lengths; `times` [N]: each frame's time in frames
+    of the source footage (None: `frame_times` of the picked track)."""
+    xy, score = padded(candidates)
+    if in_play:
+        xy[still_candidates(xy / extent, fps, noise)] = np.nan
+    coast = coast_frames(fps, extent, max_speed)
+    picked, picked_score = pick_padded(xy, score, fps, max_speed, coast)
+    known = np.flatnonzero(np.isfinite(picked).all(axis=1))
+    segment = np.full(len(picked), -1)
+    if in_play:
+        times = frame_times(picked) if times is None else times
+        # frames of footage a second: fewer than the video's where frames repeat
+        footage_fps = fps * (times[-1] + 1) / len(times) if len(times) else fps
+        segment[known] = flight_segments(known, times[known] / footage_fps, picked[known] / extent,
+                                         fps, max_speed / extent, coast, noise)
+    else:
+        segment[known] = 0
+    picked[segment < 0] = np.nan
+    return picked, np.where(segment >= 0, picked_score, 0.0), segment
 
 
 def coast_frames(fps: float, extent: float, max_speed: float) -> int:
@@ -132,116 +180,14 @@ def coast_frames(fps: float, extent: float, max_speed: float) -> int:
     return max(1, min(math.ceil(extent * fps / max_speed), math.ceil(fps)))
 
 
-def pick_track(candidates: Sequence[np.ndarray], fps: float, max_speed: float,
-               max_skip: int) -> tuple[np.ndarray, np.ndarray]:
-    """The most likely candidate per frame, or none: positions [N, 2] (NaN: none) and scores [N].
-
-    A Viterbi-style search over all candidates of all frames, minimising
-        sum of -log(score) over kept candidates
-        + MISS_COST per frame without one
-        + MOTION_WEIGHT * (distance / limit)^2 per link between consecutive kept candidates
-        + BIRTH_COST per track start.
-    A link spans at most `max_skip` unseen frames and is impossible beyond
-    limit = max_speed * frames_elapsed / fps, so the allowance grows across missed frames. A
-    high-scoring detection that no neighbour can reach (a false peak on a shoe) would have to start
-    a track of its own, which costs more than a missed frame: it is dropped, and a reachable
-    lower-scoring candidate of the same frame is kept instead. A new track may begin right after
-    another ends (a camera cut). Work: O(N * max_skip * K^2).
-    """
-    frames = _check_candidates(candidates)
-    _check_positive("fps", fps)
-    _check_positive("max_speed", max_speed)
-    if max_skip < 0:
-        raise TracknetError(f"max_skip must be at least 0, got {max_skip}")
-    xy = np.full((len(frames), 2), np.nan)
-    score = np.zeros(len(frames))
-    if not frames:
-        return xy, score
-    for t, k in _best_path(frames, max_speed / fps, max_skip):
-        xy[t] = frames[t][k, :2]
-        score[t] = frames[t][k, 2]
-    return xy, score
-
-
-def _best_path(frames: list[np.ndarray], step: float, max_skip: int) -> list[tuple[int, int]]:
-    """(frame, candidate) pairs of the cheapest labelling; `step` is the speed limit per frame.
-
-    cost[t][k] is the cheapest labelling of frames 0..t that keeps candidate k at t: a link from a
-    candidate of one of the max_skip + 1 frames before, or a new track after any labelling of
-    0..t-1. settled[t] is the cheapest labelling of 0..t-1 whatever it ends with.
-    """
-    cost: list[np.ndarray] = []  # [K_t]
-    link: list[np.ndarray] = []  # [K_t, 2] (frame, candidate) linked from; (-1, -1): a new track
-    settled = np.zeros(len(frames) + 1)
-    settled_link = np.full(len(frames) + 1, -1)  # candidate kept at t - 1, or -1: no ball there
-    for t, points in enumerate(frames):
-        best = np.full(len(points), settled[t] + BIRTH_COST)
-        before = np.full((len(points), 2), -1)
-        for s in range(max(0, t - max_skip - 1), t):
-            through, j = _links(frames[s][:, :2], cost[s], points[:, :2], t - s, step)
-            better = through < best
-            best[better] = through[better]
-            before[better, 0] = s
-            before[better, 1] = j[better]
-        cost.append(best - np.log(np.clip(points[:, 2], MIN_SCORE, 1.0)))
-        link.append(before)
-        settled[t + 1] = settled[t] + MISS_COST
-        if cost[t].size and cost[t].min() < settled[t + 1]:
-            settled[t + 1] = cost[t].min()
-            settled_link[t + 1] = int(cost[t].argmin())
-    return _backtrack(link, settled_link)
-
-
-def _links(origin: np.ndarray, origin_cost: np.ndarray, target: np.ndarray, elapsed: int,
-           step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cheapest way into each target [K_t, 2] from origins [K_s, 2] `elapsed` frames earlier.
-
-    Returns the cost [K_t] (inf where no origin is within the speed limit) and the origin [K_t].
-    """
-    if origin.size == 0 or target.size == 0:
-        return np.full(len(target), np.inf), np.zeros(len(target), dtype=int)
-    limit = step * elapsed
-    distance = np.linalg.norm(origin[:, None, :] - target[None, :, :], axis=-1)  # [K_s, K_t]
-    motion = MOTION_WEIGHT * (distance / limit) ** 2
-    through = origin_cost[:, None] + MISS_COST * (elapsed - 1) + motion
-    through[distance > limit] = np.inf
-    j = through.argmin(axis=0)
-    return through[j, np.arange(len(target))], j
-
-
-def _backtrack(link: list[np.ndarray], settled_link: np.ndarray) -> list[tuple[int, int]]:
-    """The kept (frame, candidate) pairs, following the links back from the cheapest end."""
-    kept = []
-    t, state = len(link) - 1, settled_link[-1]
-    while t >= 0:
-        if state >= 0:
-            kept.append((t, int(state)))
-            s, j = link[t][state]
-            if s >= 0:  # a link within a track: jump to the candidate it came from
-                t, state = int(s), j
-                continue
-        # no ball at t, or a track starting at t: whatever labelling of 0..t-1 was cheapest
-        t, state = t - 1, settled_link[t]
-    return kept[::-1]
-
-
-def top_candidates(candidates: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The highest-scoring candidate of every frame: positions [N, 2] (NaN: none) and scores [N]."""
-    frames = _check_candidates(candidates)
-    xy = np.full((len(frames), 2), np.nan)
-    score = np.zeros(len(frames))
-    for t, points in enumerate(frames):
-        if len(points):
-            top = points[points[:, 2].argmax()]
-            xy[t], score[t] = top[:2], top[2]
-    return xy, score
-
-
-def fill_gaps(xy: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+def fill_gaps(xy: np.ndarray, max_gap: int, segment: np.ndarray | None = None,
+              times: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Positions [N, 2] with gaps of at most `max_gap` frames filled, and which were [N] bool.
 
-    Only gaps with a position on both sides are filled; ends and longer gaps stay NaN. A gap with k
-    consecutive positions on each side (k at most ANCHORS_PER_SIDE) is bridged by the least-squares
+    Only gaps with a position of the same segment on both sides are filled (`segment` [N]: the
+    flight of each frame, -1 or NaN position: none; None: all positions one segment); ends, longer
+    gaps and gaps between two flights stay NaN. A gap with k consecutive positions of its segment
+    on each side (k at most ANCHORS_PER_SIDE) is bridged by the least-squares
     polynomial of degree k in time through those 2k positions:
         k = 3  a cubic: gravity makes a parabola, and drag, strong on a shuttlecock, slows the ball
                along the way, which a cubic follows and a parabola cannot
@@ -251,19 +197,21 @@ def fill_gaps(xy: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
     instead of threading every point. On held-out points of real shuttlecock tracks (gaps of 1-5
     frames) the cubic errs a quarter to a third less than a line, a tenth less than a parabola
     through two points a side.
-    Time is `frame_times(xy)`: the frame number, less the repeated frames of a video converted
-    from a lower frame rate (25 fps shown at 30 repeats every sixth frame), which would bend the fit.
+    Time is `times` [N] (None: `frame_times(xy)`): the frame number, less the repeated frames of a
+    video converted from a lower frame rate (25 fps shown at 30 repeats every sixth frame), which
+    would bend the fit.
     """
     xy = _check_xy(xy)
     _check_max_gap(max_gap)
-    times = frame_times(xy)
-    known = np.isfinite(xy).all(axis=1)
+    segment = _segments(xy, segment)
+    times = frame_times(xy) if times is None else times
     filled = xy.copy()
     interpolated = np.zeros(len(xy), dtype=bool)
-    for start, stop in _runs(~known):
-        if start == 0 or stop == len(xy) or stop - start > max_gap:
+    for start, stop in _runs(segment < 0):
+        if (start == 0 or stop == len(xy) or stop - start > max_gap
+                or segment[start - 1] != segment[stop]):  # an end, too long, or between two flights
             continue
-        side = _anchors_per_side(known, start, stop)
+        side = _anchors_per_side(segment == segment[stop], start, stop)
         anchors = np.concatenate([np.arange(start - side, start), np.arange(stop, stop + side)])
         filled[start:stop] = _poly_fit(times[anchors] - times[start], xy[anchors],
                                        times[start:stop] - times[start], side)
@@ -303,6 +251,15 @@ def frame_times(xy: np.ndarray) -> np.ndarray:
     return times
 
 
+def footage_times(repeats: np.ndarray, frames: int) -> np.ndarray:
+    """[N] each frame's time in frames of the source footage: the frame number, less one for each
+    frame up to it that `repeats` [N] (bool) marks as showing the picture before it again."""
+    repeats = np.asarray(repeats, dtype=bool)
+    if repeats.shape != (frames,):
+        raise TracknetError(f"repeats have shape {list(repeats.shape)}; expected [{frames}]")
+    return np.arange(frames, dtype=np.float64) - np.cumsum(repeats)
+
+
 def _anchors_per_side(known: np.ndarray, start: int, stop: int) -> int:
     """Consecutive known frames next to the gap [start, stop) on its poorer side, capped."""
     left = known[max(0, start - ANCHORS_PER_SIDE):start][::-1]
@@ -321,20 +278,20 @@ def _poly_fit(times: np.ndarray, values: np.ndarray, at: np.ndarray, degree: int
     return np.vander(at.astype(np.float64), degree + 1, increasing=True) @ coefficients  # [T, 2]
 
 
-def smooth(xy: np.ndarray, window: int) -> np.ndarray:
+def smooth(xy: np.ndarray, window: int, segment: np.ndarray | None = None) -> np.ndarray:
     """Positions [N, 2] smoothed by a local quadratic fit over `window` frames within each run.
 
-    Every position is replaced by the value at its frame of a least-squares quadratic through the
-    `window` positions around it (Savitzky-Golay). Windows never reach across a NaN, so the ends of
-    a run use a window shifted inwards, and runs of up to 3 positions are left as they are: a
-    quadratic passes through them exactly. A quadratic keeps the curvature of the flight that a
-    moving average would flatten at the apex.
+    A run is consecutive positions of one segment (`segment` as in `fill_gaps`). Every position is
+    replaced by the value at its frame of a least-squares quadratic through the `window` positions
+    around it (Savitzky-Golay). Windows never reach across a NaN or from one flight into the next
+    (a hit's corner stays sharp), so the ends of a run use a window shifted inwards, and runs of up
+    to 3 positions are left as they are: a quadratic passes through them exactly. A quadratic
+    keeps the curvature of the flight that a moving average would flatten at the apex.
     """
     xy = _check_xy(xy)
     _check_window(window)
-    known = np.isfinite(xy).all(axis=1)
     smoothed = xy.copy()
-    for start, stop in _runs(known):
+    for start, stop in _stretches(_segments(xy, segment)):
         width = min(window, stop - start)
         if width <= 3:
             continue
@@ -366,19 +323,22 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
-def _check_candidates(candidates: Sequence[np.ndarray]) -> list[np.ndarray]:
-    frames = []
-    for t, points in enumerate(candidates):
-        points = np.asarray(points, dtype=np.float64)
-        if points.size == 0:
-            points = points.reshape(0, 3)
-        if points.ndim != 2 or points.shape[1] != 3:
-            raise TracknetError(f"candidates of frame {t} have shape {list(points.shape)}; "
-                                "expected [K, 3] rows of (x, y, score)")
-        if not np.isfinite(points).all():
-            raise TracknetError(f"candidates of frame {t} contain NaN or infinite values")
-        frames.append(points)
-    return frames
+def _stretches(segment: np.ndarray) -> list[tuple[int, int]]:
+    """Half-open (start, stop) of every run of one segment (>= 0) in a [N] int array."""
+    change = np.flatnonzero(np.diff(segment) != 0) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [len(segment)]])
+    return [(int(a), int(b)) for a, b in zip(starts, stops) if len(segment) and segment[a] >= 0]
+
+
+def _segments(xy: np.ndarray, segment: np.ndarray | None) -> np.ndarray:
+    """[N] the segment of each frame, -1 where it has no position."""
+    known = np.isfinite(xy).all(axis=1)
+    if segment is None:
+        return np.where(known, 0, -1)
+    if np.shape(segment) != (len(xy),):
+        raise TracknetError(f"segments have shape {list(np.shape(segment))}; expected [{len(xy)}]")
+    return np.where(known, segment, -1)
 
 
 def _check_xy(xy: np.ndarray) -> np.ndarray:
@@ -393,11 +353,6 @@ def _frame_extent(frame_size: tuple[int, int]) -> float:
     if len(frame_size) != 2 or min(frame_size) <= 0:
         raise TracknetError(f"frame size must be (width, height) in pixels, got {frame_size}")
     return float(max(frame_size))
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (isinstance(value, Real) and math.isfinite(value) and value > 0):
-        raise TracknetError(f"{name} must be a positive number, got {value!r}")
 
 
 def _check_max_gap(max_gap: int) -> None:

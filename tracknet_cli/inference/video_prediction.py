@@ -1,8 +1,9 @@
 """`tracknet predict-video`: a match video in, the ball's track (CSV), an overlay and a plot out.
 
 Pass 1 streams the video: a background thread decodes and letterboxes frames while the model runs
-batches of T-frame windows; only the per-frame candidates are kept, so memory stays flat however
-long the video is. The trajectory is then post-processed as a whole (it is a few numbers per
+batches of T-frame windows; only the per-frame candidates are kept (and whether each frame repeats
+the picture before it, which the tracker's clock needs), so memory stays flat however long the
+video is. The trajectory is then post-processed as a whole (it is a few numbers per
 frame). Pass 2, only with an overlay, decodes the video again and draws the final track.
 Everything is written under a temporary name and renamed when complete.
 
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,11 @@ from tracknet_cli.fileio import atomic_path
 from tracknet_cli.geometry import inside_frame
 from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.trajectory import TrajectoryConfig, postprocess
-from tracknet_cli.model_input import Letterbox
+from tracknet_cli.model_input import Letterbox, SampleSpec
+
+HEATMAP_NOISE = 0.5  # heatmap pixels: a peak refined between pixels still misses by up to half one
+REPEAT_LEVEL = 24  # of 255: how much a pixel of the model input must change to count as changed
+REPEAT_PIXELS = 2  # changed pixels a repeated picture may have (the 1080p broadcast clips: 0-1)
 
 
 @dataclass
@@ -104,10 +109,14 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
         if on_start:  # the progress to come: every frame once, twice with an overlay (decoded again)
             on_start(info.frame_count * (2 if options.overlay else 1) or None)
         letterbox = Letterbox.fit((info.width, info.height), predictor.spec.input_size)
-        candidates, still = _detect(reader, letterbox, predictor, options.batch_size, progress)
+        candidates, still, repeats = _detect(reader, letterbox, predictor, options.batch_size,
+                                             progress)
     if not candidates:
         raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
-    track = postprocess(candidates, info.fps, (info.width, info.height), options.trajectory)
+    trajectory = options.trajectory
+    if trajectory.noise is None:  # the tracker's tests are as sharp as the model's heatmap
+        trajectory = replace(trajectory, noise=detection_noise(predictor.spec, letterbox))
+    track = postprocess(candidates, info.fps, (info.width, info.height), trajectory, repeats)
     stem = info.path.stem
     result = PredictVideoResult(info, len(candidates), 0.0, int(track.visible.sum()),
                                 int(track.interpolated.sum()), out_dir / f"{stem}_ball.csv")
@@ -126,11 +135,14 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
 
 
 def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, batch_size: int,
-            progress: Callable[[int], None] | None) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """Per frame, its ball candidates [K, 3] (x, y, score) in video pixels; and the first frame."""
+            progress: Callable[[int], None] | None
+            ) -> tuple[list[np.ndarray], np.ndarray | None, np.ndarray]:
+    """Per frame, its ball candidates [K, 3] (x, y, score) in video pixels; the first frame; and
+    which frames repeat the picture before them [N] bool (`repeated_frames`)."""
     spec = predictor.spec
     candidates: list[np.ndarray] = []
     first: list[np.ndarray] = []
+    unchanged: list[bool] = []  # per frame: its model input is the one before it again
     batch: list[tuple[np.ndarray | None, list[int]]] = []  # (window, the frames it stands for)
 
     def run_batch(outputs: tuple[np.ndarray, np.ndarray]) -> None:
@@ -145,10 +157,13 @@ def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, bat
         batch.clear()
 
     def frames_in_order() -> Iterator[np.ndarray]:
+        before = None
         for index, (raw, frame) in enumerate(decoded_frames(reader, letterbox.apply)):
             if index == 0:
                 first.append(raw)
             candidates.append(np.empty((0, 3)))
+            unchanged.append(before is not None and _same_picture(frame, before))
+            before = frame
             yield frame
 
     if predictor.reuses_frames:  # late fusion, a window per frame: each frame's backbone once
@@ -157,14 +172,38 @@ def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, bat
             start = len(candidates) - len(chunk)  # the chunk's frames are the newest ones
             batch.extend((None, [start + j]) for j in range(len(chunk)))
             run_batch(predictor.predict_next_frames(chunk))
-        return candidates, (first[0] if first else None)
+        return candidates, (first[0] if first else None), repeated_frames(unchanged)
     for window, frames in _windows(frames_in_order(), spec.frames, spec.output_frames):
         batch.append((window, frames))
         if len(batch) == batch_size:
             run_batch(predictor(np.stack([window for window, _ in batch])))
     if batch:
         run_batch(predictor(np.stack([window for window, _ in batch])))
-    return candidates, (first[0] if first else None)
+    return candidates, (first[0] if first else None), repeated_frames(unchanged)
+
+
+def detection_noise(spec: SampleSpec, letterbox: Letterbox) -> float:
+    """How far a detection sits from the ball, in frame lengths (the longer side): HEATMAP_NOISE
+    of a heatmap pixel, as the video shows it."""
+    stride = spec.input_size[0] / spec.heatmap_size[0]  # model-input pixels per heatmap pixel
+    pixel = stride * letterbox.frame_size[0] / letterbox.scaled_size[0]  # video pixels
+    return HEATMAP_NOISE * pixel / max(letterbox.frame_size)
+
+
+def _same_picture(frame: np.ndarray, before: np.ndarray) -> bool:
+    """Whether model input `frame` [h, w, 3] uint8 shows `before` again: at most REPEAT_PIXELS of
+    its pixels differ by more than REPEAT_LEVEL. Compression noise stays below the level; anything
+    that moves (a player, the ball) changes hundreds of pixels."""
+    change = np.abs(frame.astype(np.int16) - before).max(axis=-1)
+    return int(np.count_nonzero(change > REPEAT_LEVEL)) <= REPEAT_PIXELS
+
+
+def repeated_frames(unchanged: Sequence[bool]) -> np.ndarray:
+    """[N] bool: the frames that repeat the picture before them (`unchanged` [N]) after a frame
+    that did change: a video converted to a higher frame rate (25 fps shown at 30 repeats every
+    sixth frame). A frozen picture, unchanged for frames on end, is a still scene, not a repeat."""
+    unchanged = np.asarray(unchanged, dtype=bool)
+    return unchanged & ~np.concatenate([[False], unchanged[:-1]])
 
 
 def batched(items: Iterator, size: int) -> Iterator[list]:
