@@ -125,3 +125,20 @@ def test_train_help_lists_the_registered_models():
     result = tracknet("train", "--help")
     for name in ("fast_heatmap", "vit_heatmap", "convnext_fpn_heatmap"):
         assert name in result.stdout.replace("\n", " ").replace("│", " ")
+
+
+def test_the_readme_main_command_tracks_the_sample_clip_with_the_builtin_model(tmp_path):
+    """A fresh clone's first command: no trained run, no download, the built-in model on the
+    sample real clip, a CSV of every frame and an overlay of the same length."""
+    import cv2
+    import pandas as pd
+
+    sample = Path(__file__).resolve().parents[1] / "samples/rally_hard_court_1080p.mp4"
+    result = tracknet("predict-video", str(sample), "--overlay", "--device", "cpu", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    output = " ".join(result.stdout.split())
+    assert "Using the built-in ball model ball.pt (no trained run under runs/train/" in output
+    track = pd.read_csv(tmp_path / "runs/predict/exp/rally_hard_court_1080p_ball.csv")
+    assert len(track) == 93 and track["Visibility"].sum() >= 50  # a rally: the ball is in play throughout
+    overlay = cv2.VideoCapture(str(tmp_path / "runs/predict/exp/rally_hard_court_1080p_overlay.mp4"))
+    assert overlay.get(cv2.CAP_PROP_FRAME_COUNT) == 93 and overlay.get(cv2.CAP_PROP_FRAME_WIDTH) == 1920

@@ -282,3 +282,15 @@ def test_the_streak_is_as_long_as_the_ball_moves_while_the_shutter_is_open(fps):
             checked.append(streak / (per_frame * np.sqrt(shutter**2 - SHUTTERS[0] ** 2)))
     assert len(checked) >= 10
     assert np.allclose(checked, 1.0, atol=0.1), checked
+
+
+def test_realworld_players_wear_what_real_ones_do():
+    """Socks, wristbands, caps and hands: small bright patches on people that are not the ball."""
+    from tracknet_cli.datasets.synthetic.players import Look, dress
+
+    looks = [dress(Look(shirt=(1, 2, 3), shorts=(4, 5, 6), skin=(7, 8, 9)), np.random.default_rng(i))
+             for i in range(200)]
+    assert all(look.hands and look.socks is not None for look in looks)
+    assert 0.4 < np.mean([look.wristband is not None for look in looks]) < 0.8
+    assert 0.2 < np.mean([look.cap is not None for look in looks]) < 0.6
+    assert Look(shirt=(1, 2, 3), shorts=(4, 5, 6), skin=(7, 8, 9)).socks is None  # broadcast players stay as they were

@@ -37,6 +37,25 @@ class Look:
     shoes: BGR = (235, 235, 235)
     racket: BGR = (40, 40, 50)
     strings: BGR = (190, 195, 195)
+    # what real players wear that a ball detector confuses with a ball: small bright patches on
+    # the ankles, wrists and head, and the hands themselves (None / False: not drawn, the
+    # broadcast renderer's players)
+    socks: BGR | None = None
+    wristband: BGR | None = None
+    cap: BGR | None = None
+    hands: bool = False
+
+
+def dress(look: Look, rng: np.random.Generator) -> Look:
+    """`look` with socks (mostly white), maybe a wristband and a cap, and hands."""
+    white = (235, 235, 235)
+    colours = [white, white, (40, 40, 40), (40, 40, 200), (200, 120, 40), (60, 200, 230)]
+
+    def maybe(chance: float) -> BGR | None:
+        return jitter(colours[rng.integers(len(colours))], rng, 10) if rng.random() < chance else None
+
+    return replace(look, socks=jitter(white, rng, 10) if rng.random() < 0.8 else maybe(1.0),
+                   wristband=maybe(0.6), cap=maybe(0.4), hands=True)
 
 
 def make_look(rng: np.random.Generator) -> Look:
@@ -204,7 +223,7 @@ def player_shapes(track: PlayerTrack, frame: int, camera: Camera, fps: float) ->
     free_hand = _free_hand(shoulders[0], forward, right)
 
     look = track.look
-    parts = [
+    parts = [*_accessories(camera, look, soles, knees, shoulders[1], hand, free_hand, feet), 
         *(_segment(camera, hip, knee, 0.15, look.skin) for hip, knee in zip(hips, knees)),
         *(_segment(camera, knee, sole, 0.11, look.skin) for knee, sole in zip(knees, soles)),
         *(_disc(camera, sole, 0.08, look.shoes) for sole in soles),
@@ -218,6 +237,22 @@ def player_shapes(track: PlayerTrack, frame: int, camera: Camera, fps: float) ->
         *_racket_shapes(camera, hand, head, forward, look),
     ]
     return sorted(parts, key=lambda shape: -shape.depth)
+
+
+def _accessories(camera: Camera, look: Look, soles: list[np.ndarray], knees: list[np.ndarray],
+                 shoulder: np.ndarray, hand: np.ndarray, free_hand: np.ndarray, feet: np.ndarray) -> list[Shape]:
+    """Socks above the shoes, a wristband on the racket arm, a cap, the hands: as `look` says."""
+    shapes = []
+    if look.socks is not None:
+        shapes += [_segment(camera, sole + 0.04 * UP, sole + 0.3 * (knee - sole), 0.12, look.socks)
+                   for sole, knee in zip(soles, knees)]
+    if look.wristband is not None:
+        shapes.append(_disc(camera, shoulder + 0.85 * (hand - shoulder), 0.05, look.wristband))
+    if look.cap is not None:
+        shapes.append(_disc(camera, feet + 1.74 * UP, 0.1, look.cap))
+    if look.hands:
+        shapes += [_disc(camera, point, 0.05, look.skin) for point in (hand, free_hand)]
+    return shapes
 
 
 def free_hand(track: PlayerTrack, frame: int) -> np.ndarray:

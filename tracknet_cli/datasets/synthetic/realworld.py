@@ -10,7 +10,7 @@ so it may open mid-rally or in the dead time between points.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from tracknet_cli.datasets.synthetic.finish import (
     vignette_map,
 )
 from tracknet_cli.datasets.synthetic.lighting import Lighting, make_lighting
-from tracknet_cli.datasets.synthetic.players import plan_partner, plan_player
+from tracknet_cli.datasets.synthetic.players import dress, plan_partner, plan_player
 from tracknet_cli.datasets.synthetic.props import (
     carried_balls,
     ground_balls,
@@ -83,8 +83,8 @@ def game_setting(spec: SyntheticSpec, game: int) -> GameSetting:
 def build_realworld_scene(spec: SyntheticSpec, game: int, clip: int) -> ClipScene:
     """The scene of `game{game}/Clip{clip}` (both 1-based) of a spec with a variation."""
     variation, setting = spec.variation, game_setting(spec, game)
-    streams = np.random.SeedSequence([spec.seed, game, clip]).spawn(6)
-    camera_rng, background_rng, play_rng, props_rng, noise_rng, finish_rng = map(
+    streams = np.random.SeedSequence([spec.seed, game, clip]).spawn(7)
+    camera_rng, background_rng, play_rng, props_rng, noise_rng, finish_rng, dress_rng = map(
         np.random.default_rng, streams)
     arena, frames, fps = setting.style.arena, spec.frames_per_clip, setting.fps
     width, height = source_size(spec, setting)
@@ -101,7 +101,7 @@ def build_realworld_scene(spec: SyntheticSpec, game: int, clip: int) -> ClipScen
     if setting.doubles:
         players += [plan_partner(side, match, total, fps, play_rng) for side in (NEAR, FAR)]
     ball = match.window(lead, frames)
-    players = tuple(player.window(lead, frames) for player in players)
+    players = tuple(replace(player.window(lead, frames), look=dress(player.look, dress_rng)) for player in players)
 
     kids = place_ball_kids(arena, props_rng) if props_rng.random() < variation.ball_kids else []
     kids = [kid for kid in kids  # not one standing where the camera is
