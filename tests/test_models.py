@@ -25,6 +25,12 @@ def model_config(name, *overrides):
     return load_config(model=name, overrides=RANDOM + list(overrides)).model
 
 
+def single_stream(name):
+    """Overrides that turn off reading frame differences where `name` reads them: a single frame,
+    or frames fused late, have no consecutive pair to difference (the config refuses them)."""
+    return ["model.frame_differences=false"] if model_config(name).get("frame_differences") else []
+
+
 def test_registered_models():
     assert {"vit_heatmap", "convnext_fpn_heatmap", "fast_heatmap"} <= set(available_models())
     with pytest.raises(ConfigError, match="built-in: .*convnext_fpn_heatmap.*vit_heatmap"):
@@ -40,7 +46,7 @@ def test_every_model_maps_frames_to_heatmaps(name):
         out = model(torch.randn(2, 3, 3, 288, 512))
     assert out.shape == (2, cfg.output_frames, 144, 256) and torch.isfinite(out).all()
 
-    single = build_model(model_config(name, "model.frames=1", "model.output_frames=1")).eval()
+    single = build_model(model_config(name, "model.frames=1", "model.output_frames=1", *single_stream(name))).eval()
     with torch.no_grad():
         assert single(torch.randn(2, 3, 288, 512)).shape == (2, 1, 144, 256)
 
@@ -71,8 +77,9 @@ def test_cnn_backbone_reports_what_it_returns():
 @pytest.mark.parametrize("name", available_models("heatmap"))
 @pytest.mark.parametrize("fusion", ["early", "late"])
 def test_gradients_reach_every_trainable_parameter(name, fusion):
+    late = single_stream(name) if fusion == "late" else []
     cfg = model_config(name, f"model.fusion={fusion}", "model.input_size=[128,64]",
-                       "model.heatmap.size=[64,32]")
+                       "model.heatmap.size=[64,32]", *late)
     model = build_model(cfg).train()
     model(torch.randn(2, 3, 3, 64, 128)).square().mean().backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]

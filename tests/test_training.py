@@ -254,7 +254,7 @@ def test_eval_on_data_it_never_saw(tiny_data, tmp_path):
                              "--tolerance", "10", "--pck", "5", "--num-workers", "0"],
                             capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "Using the newest checkpoint" in result.stdout and "mine" in result.stdout
+    assert "Using your newest trained model" in result.stdout and "mine" in result.stdout
     metrics = json.loads((tmp_path / "runs/eval/exp/metrics.json").read_text())
     predictions = pd.read_csv(tmp_path / "runs/eval/exp/predictions.csv")
     assert len(predictions) == 12 + 10 and metrics["metrics"]["frames"] == 22
