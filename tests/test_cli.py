@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from tests.conftest import make_tiny_dataset
 from tests.test_validate import plant_defects
 from tracknet_cli import __version__
+from tracknet_cli.cli.help import unwrapped
 
 
 def tracknet(*args, cwd=None):
@@ -25,6 +27,28 @@ def test_every_help_shows_an_example(command):
     result = tracknet(*command, "--help")
     assert result.returncode == 0, result.stderr
     assert "Example" in result.stdout and "tracknet " in result.stdout
+
+
+def test_help_lists_commands_in_lifecycle_order_and_wraps_at_the_terminal():
+    result = subprocess.run([sys.executable, "-m", "tracknet_cli", "--help"], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "COLUMNS": "100"})
+    lines = result.stdout.splitlines()
+    first = [next(i for i, line in enumerate(lines) if line.startswith(f"│ {name} "))
+             for name in ("prepare", "train", "eval", "predict-video", "export", "benchmark")]
+    assert first == sorted(first)
+    # eval's docstring breaks after "On a"; unwrapped, the terminal fills that line instead
+    eval_text = " ".join(line.strip("│ ") for line in lines[first[2]:first[3]])
+    assert "PCK. On a reference-based detector" in eval_text
+    assert not any(line.rstrip(" │").endswith(" On a") for line in lines)
+
+
+def test_unwrapped_help_keeps_paragraphs():
+    assert unwrapped("""One line
+        broken.
+
+        Example: x
+        y""") == "One line broken.\n\nExample: x y"
+    assert unwrapped(None) is None
 
 
 def test_version():

@@ -11,6 +11,7 @@ import typer
 from tracknet_cli import __version__
 from tracknet_cli.cli import benchmark, export, predict_video, prepare, train
 from tracknet_cli.cli import eval as eval_command
+from tracknet_cli.cli.help import HelpGroup
 from tracknet_cli.console import error_console
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.runs import remove_empty_runs
@@ -48,6 +49,7 @@ class _App(typer.Typer):
 
 
 app = _App(
+    cls=HelpGroup,
     help=HELP,
     rich_markup_mode="rich",
     no_args_is_help=True,

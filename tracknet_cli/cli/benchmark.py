@@ -6,7 +6,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from tracknet_cli.cli.options import parse_size
+from tracknet_cli.cli.options import exist_ok_option, parse_size
 from tracknet_cli.console import console, print_whole, print_written
 
 
@@ -22,7 +22,7 @@ def benchmark(
     repeats: int = typer.Option(5, "--repeats", help="Timed runs per figure (the median is kept)."),
     floor: float = typer.Option(None, "--floor", help="Exit 1 when a row's throughput (frames/s) is lower."),
     name: str = typer.Option(None, "--name", help="Run name under runs/benchmark/."),
-    exist_ok: bool = typer.Option(False, "--exist-ok"),
+    exist_ok: bool = exist_ok_option(),
 ) -> None:
     """Parameters, GMACs per frame, latency (batch 1), throughput (largest batch) and peak memory of
     each model per backend; writes benchmark.csv and benchmark.json.

@@ -8,7 +8,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from tracknet_cli.cli.options import weights_option
+from tracknet_cli.cli.options import exist_ok_option, weights_option
 from tracknet_cli.console import console, print_written, progress_bar
 
 
@@ -27,7 +27,7 @@ def evaluate(
     num_workers: int = typer.Option(2, "--num-workers", help="Loader processes."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     name: str = typer.Option(None, "--name", help="Run name under runs/eval/."),
-    exist_ok: bool = typer.Option(False, "--exist-ok"),
+    exist_ok: bool = exist_ok_option(),
     attention: int = typer.Option(0, "--attention-maps", min=0, help="Draw where the deformable encoder looks "
                                   "from N predicted balls (PNGs in the run's attention/)."),
 ) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tracknet_cli.cli.options import weights_option
+from tracknet_cli.cli.options import exist_ok_option, weights_option
 from tracknet_cli.console import console, key_value_table, print_written
 
 
@@ -17,7 +17,7 @@ def export(
     half: bool = typer.Option(False, "--half", help="fp16 weights and activations (ONNX), checked at 1e-2."),
     check: bool = typer.Option(True, "--check/--no-check", help="Compare with PyTorch on a random batch."),
     name: str = typer.Option(None, "--name", help="Run name under runs/export/."),
-    exist_ok: bool = typer.Option(False, "--exist-ok"),
+    exist_ok: bool = exist_ok_option(),
 ) -> None:
     """Export a trained model for deployment, checked against PyTorch (max |difference| of each
     output at most 1e-4 in fp32, relative where the output exceeds 1). The ONNX file has a dynamic

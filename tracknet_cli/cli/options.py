@@ -25,6 +25,11 @@ def weights_option():
                         "runs/train/*/weights/best.pt, else the built-in ball model).")
 
 
+def exist_ok_option():
+    """`--exist-ok`, as every command that writes a run directory takes it."""
+    return typer.Option(False, "--exist-ok", help="Reuse the run directory if it exists.")
+
+
 def given_options(ctx: typer.Context, names: tuple[str, ...]) -> list[str]:
     """Those of the parameters `names` that the command line set."""
     # by name: typer may ship its own copy of click, whose ParameterSource is another enum

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tracknet_cli.cli.options import given_options, weights_option
+from tracknet_cli.cli.options import exist_ok_option, given_options, weights_option
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 
 TASK_OPTIONS = ("plot", "track", "max_gap", "smooth", "templates")  # read by one task only
@@ -33,11 +33,11 @@ def predict_video(
                                 "one flight (0: none)."),
     smooth: bool = typer.Option(False, "--smooth/--no-smooth", help="Light smoothing of the track."),
     name: str = typer.Option(None, "--name", help="Run name under runs/predict/."),
-    exist_ok: bool = typer.Option(False, "--exist-ok"),
+    exist_ok: bool = exist_ok_option(),
 ) -> None:
-    """Track the ball through a video: [bold]<video>_ball.csv[/] (Frame,Visibility,X,Y,Confidence,
-    Interpolated in video pixels), optionally an overlay video and a trajectory plot. With a
-    reference-based detector: [bold]<video>_boxes.csv[/] (Frame,X1,Y1,X2,Y2,Score) and the overlay.
+    """Track the ball through a video: [bold]<video>_ball.csv[/]
+    (Frame,Visibility,X,Y,Confidence,Interpolated in video pixels), optionally an overlay video and a
+    trajectory plot. With a reference-based detector: [bold]<video>_boxes.csv[/] (Frame,X1,Y1,X2,Y2,Score) and the overlay.
 
     Examples: [bold]tracknet predict-video match.mp4 --overlay --plot[/]
               [bold]tracknet predict-video clip.mp4 --weights refdet.pt --templates obj/ --overlay[/]

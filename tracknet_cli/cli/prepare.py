@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from tracknet_cli.cli.options import flags, given_options, parse_size
+from tracknet_cli.cli.help import HelpGroup
+from tracknet_cli.cli.options import exist_ok_option, flags, given_options, parse_size
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 from tracknet_cli.datasets.card import write_card
 from tracknet_cli.datasets.refdet_layout import SPLITS, RefdetReport, scan_refdet
@@ -28,6 +29,7 @@ from tracknet_cli.fileio import file_digest, write_json
 from tracknet_cli.runs import new_run_dir
 
 app = typer.Typer(
+    cls=HelpGroup,
     help="Prepare data: synthetic matches, dataset validation and index (TrackNet and refdet "
          "layouts), labelled videos.\n\n"
          "Example: [bold]tracknet prepare tracknet --root data/tennis --cache 512x288[/]",
@@ -37,7 +39,7 @@ app = typer.Typer(
 
 RUN_OPTIONS = {
     "name": typer.Option(None, "--name", help="Run name under runs/prepare/ (default exp, exp2, ...)."),
-    "exist_ok": typer.Option(False, "--exist-ok", help="Reuse the run directory if it exists."),
+    "exist_ok": exist_ok_option(),
 }
 MAX_DEFECTS_SHOWN = 20
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")

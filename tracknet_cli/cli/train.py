@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tracknet_cli.cli.options import flags, given_options
+from tracknet_cli.cli.options import exist_ok_option, flags, given_options
 from tracknet_cli.config import available_configs
 from tracknet_cli.console import console, key_value_table, print_written
 
@@ -34,7 +34,7 @@ def train(
     msda_backend: str = typer.Option(None, "--msda-backend", help="Deformable attention: auto, torch or triton "
                                      "(TRACKNET_MSDA_BACKEND; auto: Triton on CUDA, PyTorch elsewhere)."),
     name: str = typer.Option(None, "--name", help="Run name under runs/train/ (default exp, exp2, ...)."),
-    exist_ok: bool = typer.Option(False, "--exist-ok", help="Reuse the run directory if it exists."),
+    exist_ok: bool = exist_ok_option(),
 ) -> None:
     """Train a model; writes runs/train/<name>/ with weights, results.csv and TensorBoard logs.
 
