@@ -37,7 +37,8 @@ def predict_video(
 ) -> None:
     """Track the ball through a video: [bold]<video>_ball.csv[/]
     (Frame,Visibility,X,Y,Confidence,Interpolated in video pixels), optionally an overlay video and a
-    trajectory plot. With a reference-based detector: [bold]<video>_boxes.csv[/] (Frame,X1,Y1,X2,Y2,Score) and the overlay.
+    trajectory plot. With a reference-based detector: [bold]<video>_boxes.csv[/]
+    (Frame,X1,Y1,X2,Y2,Score) and the overlay.
 
     Examples: [bold]tracknet predict-video match.mp4 --overlay --plot[/]
               [bold]tracknet predict-video clip.mp4 --weights refdet.pt --templates obj/ --overlay[/]
