@@ -2,6 +2,7 @@
 
     uv run python benchmarks/real_footage.py                                  # built-in vs newest run
     uv run python benchmarks/real_footage.py --models builtin,runs/train/exp/weights/best.pt
+    uv run python benchmarks/real_footage.py --models builtin --no-track    # the tracker's part
 
 Each model runs predict-video's whole pipeline (decode, letterbox, model, ball-in-play tracker,
 gap filling) with its default options on each labelled clip; the track is scored per clip and
@@ -36,6 +37,7 @@ from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.devices import select_device
 from tracknet_cli.evaluation.track_scoring import TrackScore, score_track
 from tracknet_cli.fileio import write_json
+from tracknet_cli.inference.trajectory import TrajectoryConfig
 from tracknet_cli.inference.video_prediction import VideoOptions
 from tracknet_cli.runs import new_run_dir, trained_weights
 from tracknet_cli.tasks import task_of
@@ -80,10 +82,12 @@ def without_ball(video: Path, labels: pd.DataFrame, out: Path, neighbours: int =
     return out
 
 
-def track(weights: Path, video: Path, device: torch.device, batch: int) -> tuple:
-    """The ball track predict-video writes for `video` (as a label table), and the model's name."""
+def track(weights: Path, video: Path, device: torch.device, batch: int, tracker: bool = True) -> tuple:
+    """The ball track predict-video writes for `video` (as a label table), and the model's name;
+    without `tracker`, what `--no-track` writes: the detector's top peak in every frame."""
     model, cfg, _ = load_weights(weights, device)
-    run = task_of(cfg).predict_video(model, cfg, device, VideoOptions(batch_size=batch))
+    options = VideoOptions(batch_size=batch, trajectory=TrajectoryConfig(track=tracker))
+    run = task_of(cfg).predict_video(model, cfg, device, options)
     with tempfile.TemporaryDirectory() as out:
         return read_labels(run(video, out).csv), cfg.model.name
 
@@ -97,6 +101,8 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, default=20.0, help="px at the video's resolution (1080p)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--no-track", action="store_true",
+                        help="also score each model's raw detector (predict-video --no-track): the tracker's part")
     args = parser.parse_args()
     device = select_device(args.device)
     clips = labelled_clips(args.videos)
@@ -110,16 +116,18 @@ def main() -> None:
         cases += [(video.stem, video, table),
                   (f"{video.stem} (ball removed)", without_ball(video, table, removed / f"{video.stem}.avi"), no_ball)]
     rows = []
-    for choice in args.models.split(","):
+    runs = [(choice, tracker) for choice in args.models.split(",") for tracker in (True, False)[:1 + args.no_track]]
+    for choice, tracker in runs:
         weights = choose_weights(choice)
+        label = choice if tracker else f"{choice} --no-track"
         scores, errors = [], []
         for name, video, labels in cases:
-            predicted, model = track(weights, video, device, args.batch)
+            predicted, model = track(weights, video, device, args.batch, tracker)
             score, found_errors = score_track(predicted, labels, args.tolerance)
             scores.append(score)
             errors.extend(found_errors)
-            rows.append({"weights": choice, "model": model, "clip": name, **score.as_dict()})
-        rows.append({"weights": choice, "model": model, "clip": "all",
+            rows.append({"weights": label, "model": model, "clip": name, **score.as_dict()})
+        rows.append({"weights": label, "model": model, "clip": "all",
                      **TrackScore.total(scores, np.array(errors)).as_dict()})
     table = Table(title=f"Real footage: recall within {args.tolerance:g} px, false alarms, median error ({device})")
     for column in ("weights", "clip", "ball frames", "recall", "no-ball frames", "false alarms", "median px"):
