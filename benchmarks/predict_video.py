@@ -29,9 +29,10 @@ from rich.console import Console
 from rich.table import Table
 
 from tracknet_cli.datasets.video import VideoReader
+from tracknet_cli.datasets.video_writer import video_writer
 from tracknet_cli.devices import autocast, select_device
 from tracknet_cli.fileio import write_json
-from tracknet_cli.inference.overlay import draw_ball, video_writer
+from tracknet_cli.inference.overlay import draw_ball
 from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.video_prediction import VideoOptions, predict_video
 from tracknet_cli.model_input import Letterbox, SampleSpec

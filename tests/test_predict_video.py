@@ -13,6 +13,7 @@ from tests.conftest import fixture_path
 from tracknet_cli.cli.app import app
 from tracknet_cli.config import to_container
 from tracknet_cli.datasets.video import VideoReader, prefetched
+from tracknet_cli.datasets.video_writer import H264
 from tracknet_cli.errors import DataError
 from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.trajectory import TrajectoryConfig
@@ -121,6 +122,8 @@ def test_fixture_video_gives_93_rows_and_a_full_overlay(tiny_predictor, tmp_path
     while capture.read()[0]:
         decoded += 1
     assert decoded == 93
+    fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode().lower()
+    assert result.overlay_codec == H264 and fourcc in ("avc1", "h264")  # the stream, not the name
     assert result.plot.read_bytes()[:4] == b"\x89PNG"
     written = sorted(p.name for p in (result.csv, result.overlay, result.plot))
     assert sorted(p.name for p in tmp_path.iterdir()) == written  # and no temporary files

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from tracknet_cli.datasets.video import VideoReader, prefetched, quiet_opencv
-from tracknet_cli.errors import TracknetError
+from tracknet_cli.datasets.video import VideoReader, prefetched
+from tracknet_cli.datasets.video_writer import video_writer
 from tracknet_cli.fileio import atomic_path
 from tracknet_cli.inference.trajectory import Track
 
-# H.264 plays everywhere; OpenCV's pip wheels often lack an encoder for it, mp4v always works
-CODECS = ("avc1", "mp4v")
 BALL_COLOUR = (0, 255, 255)  # BGR yellow; interpolated positions are drawn hollow
-
-
-def open_writer(path: Path, fps: float, size: tuple[int, int]) -> tuple[cv2.VideoWriter, str]:
-    """An MP4 writer with the first codec this OpenCV can encode. The failed tries are silenced:
-    OpenCV prints errors for every H.264 encoder it probes and cannot open (FFmpeg's are
-    silenced by `datasets.video`)."""
-    with quiet_opencv():
-        for codec in CODECS:
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
-            if writer.isOpened():
-                return writer, codec
-            writer.release()
-    raise TracknetError(f"OpenCV cannot write MP4 video here (tried codecs {', '.join(CODECS)})")
 
 
 def draw_ball(frame: np.ndarray, track: np.ndarray, interpolated: np.ndarray, index: int, trail: int) -> None:
@@ -55,28 +38,11 @@ def draw_ball(frame: np.ndarray, track: np.ndarray, interpolated: np.ndarray, in
         cv2.circle(frame, centre, radius, BALL_COLOUR, 2 if interpolated[index] else -1, cv2.LINE_AA)
 
 
-@contextmanager
-def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[cv2.VideoWriter]:
-    """An MP4 writer (see `open_writer`) onto a temporary sibling of `path`, renamed onto it when
-    the block completes; on an error nothing is left behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.mp4")  # the suffix picks the container
-    try:
-        writer, _ = open_writer(partial, fps, size)
-        try:
-            yield writer
-        finally:
-            writer.release()
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
 def write_overlay(video: str | Path, track: Track, path: Path, trail: int,
-                  progress: Callable[[int], None] | None = None) -> Path:
-    """The video with the track drawn, at its resolution and frame rate; written under a
-    temporary name and renamed once every frame is in. A background thread decodes while this one
-    draws and encodes."""
+                  progress: Callable[[int], None] | None = None) -> str:
+    """The video with the track drawn into `path`, at its resolution and frame rate; written under
+    a temporary name and renamed once every frame is in. A background thread decodes while this one
+    draws and ffmpeg encodes. Returns the codec (`video_writer.H264`, or the mp4v fallback)."""
     with VideoReader(video) as reader, \
             video_writer(path, reader.info.fps, (reader.info.width, reader.info.height)) as writer:
         for index, frame in enumerate(prefetched(islice(reader, len(track)))):  # no decoding past the track
@@ -84,7 +50,7 @@ def write_overlay(video: str | Path, track: Track, path: Path, trail: int,
             writer.write(frame)
             if progress:
                 progress(1)
-    return path
+    return writer.codec
 
 
 def plot_trajectory(track: Track, still_bgr: np.ndarray | None, path: Path) -> Path:

@@ -24,9 +24,9 @@ from omegaconf import DictConfig
 
 from tracknet_cli.datasets.refdet_layout import TEMPLATE_NAMES
 from tracknet_cli.datasets.video import VideoReader, opened
+from tracknet_cli.datasets.video_writer import overlay_label, video_writer
 from tracknet_cli.errors import DataError, TracknetError
 from tracknet_cli.fileio import atomic_path
-from tracknet_cli.inference.overlay import video_writer
 from tracknet_cli.inference.refdet_predictor import RefdetPredictor
 from tracknet_cli.inference.video_prediction import VideoOptions, VideoRun, batched, decoded_frames
 
@@ -39,12 +39,14 @@ class RefdetVideoResult(VideoRun):
     with_object: int
     csv: Path
     overlay: Path | None = None
+    overlay_codec: str | None = None
 
     def counts(self) -> list[tuple[str, int]]:
         return [("frames with the object", self.with_object)]
 
     def outputs(self) -> list[tuple[str, Path]]:
-        return [(label, path) for label, path in (("boxes", self.csv), ("overlay", self.overlay)) if path is not None]
+        outputs = (("boxes", self.csv), (overlay_label(self.overlay_codec), self.overlay))
+        return [(label, path) for label, path in outputs if path is not None]
 
 
 def detect_object(model: torch.nn.Module, cfg: DictConfig, device: torch.device,
@@ -113,7 +115,8 @@ def detect_in_video(video: str | Path | VideoReader, templates: list[np.ndarray]
                         progress(len(batch))
                 if frames == 0:
                     raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
-    return RefdetVideoResult(info, frames, time.perf_counter() - started, found, csv_path, overlay_path)
+                codec = writer.codec if writer is not None else None
+    return RefdetVideoResult(info, frames, time.perf_counter() - started, found, csv_path, overlay_path, codec)
 
 
 def draw_box(frame: np.ndarray, box: np.ndarray | None, score: float | None) -> np.ndarray:

@@ -24,6 +24,7 @@ import torch
 from omegaconf import DictConfig
 
 from tracknet_cli.datasets.video import VideoInfo, VideoReader, opened, prefetched
+from tracknet_cli.datasets.video_writer import overlay_label
 from tracknet_cli.errors import DataError
 from tracknet_cli.fileio import atomic_path
 from tracknet_cli.geometry import inside_frame
@@ -73,14 +74,15 @@ class PredictVideoResult(VideoRun):
     interpolated: int
     csv: Path
     overlay: Path | None = None
+    overlay_codec: str | None = None
     plot: Path | None = None
 
     def counts(self) -> list[tuple[str, int]]:
         return [("frames with a ball", self.with_ball), ("interpolated", self.interpolated)]
 
     def outputs(self) -> list[tuple[str, Path]]:
-        return [(label, path) for label, path in (("track", self.csv), ("overlay", self.overlay),
-                                                  ("plot", self.plot)) if path is not None]
+        outputs = (("track", self.csv), (overlay_label(self.overlay_codec), self.overlay), ("plot", self.plot))
+        return [(label, path) for label, path in outputs if path is not None]
 
 
 def track_ball(model: torch.nn.Module, cfg: DictConfig, device: torch.device,
@@ -129,7 +131,8 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
     if options.overlay:
         from tracknet_cli.inference.overlay import write_overlay
 
-        result.overlay = write_overlay(info.path, track, out_dir / f"{stem}_overlay.mp4", options.trail, progress)
+        result.overlay = out_dir / f"{stem}_overlay.mp4"
+        result.overlay_codec = write_overlay(info.path, track, result.overlay, options.trail, progress)
     result.seconds = time.perf_counter() - started
     return result
 
