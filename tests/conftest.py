@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Nothing downloads at test time: pretrained weights come from local files or fail with a message.
+# Tests of the online path fake the hub; subprocesses inherit this.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import cv2
 import numpy as np

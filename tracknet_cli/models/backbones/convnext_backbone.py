@@ -39,7 +39,7 @@ class ConvNeXtBackboneConfig:
     tv_model: str = "convnext_tiny"  # torchvision source: convnext_tiny|small|base|large
     return_stages: list[int] = field(default_factory=lambda: [1, 2, 3, 4])
     freeze: bool = False  # no gradients into the backbone (an inflated stem still learns)
-    local_files_only: bool = True  # never touch the network
+    local_files_only: bool = False  # true: never download, even online (as HF_HUB_OFFLINE=1)
     device_map: str | None = None
     preset: str | None = None  # "tiny": a small random-init ConvNeXt for CPU work
 
@@ -93,7 +93,7 @@ def _torchvision_stages(cfg: ConvNeXtBackboneConfig) -> nn.ModuleList:
                                 "(convnext_tiny, convnext_small, convnext_base, convnext_large)")
         model = getattr(convnext, cfg.tv_model)(weights=None)
         if cfg.use_pretrained:
-            model.load_state_dict(torchvision_weights(cfg.tv_model))
+            model.load_state_dict(torchvision_weights(cfg.tv_model, cfg.local_files_only))
     layers = model.features  # stem, stage 1, downsample, stage 2, downsample, stage 3, ...
     return nn.ModuleList(nn.Sequential(layers[2 * k], layers[2 * k + 1]) for k in range(4))
 

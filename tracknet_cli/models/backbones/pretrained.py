@@ -1,19 +1,25 @@
-"""Finding pretrained weights without the network, and saying clearly where we looked.
+"""Finding pretrained weights, on this machine first, and saying clearly where we looked.
 
 Weights come from (1) a local directory written by `save_pretrained`, (2) the Hugging Face cache,
-read offline, or (3) torchvision's torch-hub cache. Nothing here downloads: when weights are not
-there, building fails with a message naming every place searched and how to fill one of them. It
-never falls back to random weights on its own; random weights are asked for with
-`use_pretrained: false`.
+or (3) torchvision's torch-hub cache. When they are not there and the machine may go online, they
+are downloaded into those caches as transformers and torchvision do; offline (`HF_HUB_OFFLINE=1`,
+`TRANSFORMERS_OFFLINE=1`, or `local_files_only: true` in the backbone's config) building fails with
+a message naming every place searched and how to fill one of them. A gated model's refusal says to
+accept its licence and log in. It never falls back to random weights on its own; random weights
+are asked for with `use_pretrained: false`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 
+from tracknet_cli.console import console
 from tracknet_cli.errors import TracknetError, describe
+
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 class WeightsNotFoundError(TracknetError):
@@ -26,15 +32,49 @@ def hf_cache_dir() -> Path:
     return Path(constants.HF_HUB_CACHE)
 
 
+def offline(local_files_only: bool = False) -> bool:
+    """Whether nothing may be downloaded: the config says so, or an offline variable is set (read
+    now, not when huggingface_hub was imported)."""
+    return local_files_only or any(os.environ.get(name, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+                                   for name in OFFLINE_VARIABLES)
+
+
 def load_hf_pretrained(model_class, name_or_path: str, local_files_only: bool, device_map: str | None):
-    """`model_class.from_pretrained` from a local folder or the offline cache, or a clear error."""
+    """`model_class.from_pretrained` from a local folder or the cache; else downloaded from the
+    hub unless offline (or `name_or_path` is a folder); else a clear error."""
+    def load(local: bool):
+        return model_class.from_pretrained(name_or_path, local_files_only=local, device_map=device_map,
+                                           trust_remote_code=False)
+
     try:
-        return model_class.from_pretrained(
-            name_or_path, local_files_only=local_files_only, device_map=device_map,
-            trust_remote_code=False,
-        )
+        return load(local=True)
     except (OSError, ValueError) as exc:
-        raise WeightsNotFoundError(_hf_missing_message(name_or_path, exc)) from None
+        if Path(name_or_path).exists():  # a folder the user gave: nothing to download
+            raise WeightsNotFoundError(_hf_missing_message(name_or_path, exc)) from None
+        if offline(local_files_only):
+            raise WeightsNotFoundError(
+                f"{_hf_missing_message(name_or_path, exc)}; or (4) run online without HF_HUB_OFFLINE, "
+                "TRANSFORMERS_OFFLINE and model.backbone.local_files_only, and they are downloaded") from None
+    console.print(f"Downloading {name_or_path} from the Hugging Face hub into {hf_cache_dir()} (once)")
+    try:
+        return load(local=False)
+    except (OSError, ValueError) as exc:
+        if _gated(exc):
+            raise WeightsNotFoundError(
+                f"{name_or_path} is a gated model on the Hugging Face hub: accept its licence at "
+                f"https://huggingface.co/{name_or_path} while logged in, then log in on this machine "
+                "(`hf auth login`, or set HF_TOKEN) and run again; or train from random weights with "
+                "model.backbone.use_pretrained=false") from None
+        raise WeightsNotFoundError(f"downloading failed: {_hf_missing_message(name_or_path, exc)}") from None
+
+
+def _gated(exc: BaseException | None) -> bool:
+    """Whether the hub refused a gated repository, anywhere in the chain transformers wraps it in."""
+    while exc is not None:
+        if type(exc).__name__ == "GatedRepoError" or "gated repo" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _hf_missing_message(name_or_path: str, exc: Exception) -> str:
@@ -68,8 +108,9 @@ def load_hf_config(config_class, name_or_path: str, known: dict[str, dict]):
     )
 
 
-def torchvision_weights(model_name: str) -> dict[str, torch.Tensor]:
-    """ImageNet weights of a torchvision model from the torch-hub cache, loaded safely."""
+def torchvision_weights(model_name: str, local_files_only: bool = False) -> dict[str, torch.Tensor]:
+    """ImageNet weights of a torchvision model from the torch-hub cache, downloaded there first
+    unless offline; loaded safely."""
     from torchvision.models import get_model_weights
 
     try:
@@ -77,6 +118,14 @@ def torchvision_weights(model_name: str) -> dict[str, torch.Tensor]:
     except (ValueError, KeyError):
         raise WeightsNotFoundError(f"torchvision has no pretrained weights for {model_name!r}") from None
     path = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    if not path.is_file() and not offline(local_files_only):
+        console.print(f"Downloading {weights.url} into {path.parent} (once)")
+        try:
+            return torch.hub.load_state_dict_from_url(weights.url, map_location="cpu", weights_only=True)
+        except OSError as exc:  # URLError and friends: no network, a proxy, a firewall
+            raise WeightsNotFoundError(f"downloading {weights.url} failed ({describe(exc, 160)}); on a machine "
+                                       f"with internet download it and copy the file to {path.parent}; or "
+                                       "train from random weights with model.backbone.use_pretrained=false") from None
     if not path.is_file():
         raise WeightsNotFoundError(
             f"torchvision weights for {model_name} were not found at {path}. To provide them: on a "

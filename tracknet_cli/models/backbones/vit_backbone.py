@@ -40,7 +40,7 @@ class ViTBackboneConfig:
     type: str = "vit"
     pretrained_model_name: str = "facebook/dinov3-vits16-pretrain-lvd1689m"  # hub name or folder
     use_pretrained: bool = True
-    local_files_only: bool = True  # never touch the network
+    local_files_only: bool = False  # true: never download, even online (as HF_HUB_OFFLINE=1)
     device_map: str | None = None
     patch_size: int = 16
     freeze: bool = False  # no gradients into the ViT (an inflated patch embedding still learns)
