@@ -125,7 +125,7 @@ def test_fixture_video_gives_93_rows_and_a_full_overlay(tiny_predictor, tmp_path
     fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode().lower()
     assert result.overlay_codec == H264 and fourcc in ("avc1", "h264")  # the stream, not the name
     assert result.plot.read_bytes()[:4] == b"\x89PNG"
-    written = sorted(p.name for p in (result.csv, result.overlay, result.plot))
+    written = sorted(p.name for p in (result.csv, result.overlay, result.plot, result.report))
     assert sorted(p.name for p in tmp_path.iterdir()) == written  # and no temporary files
 
 

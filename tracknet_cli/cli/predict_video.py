@@ -10,7 +10,7 @@ import typer
 from tracknet_cli.cli.options import exist_ok_option, given_options, weights_option
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 
-TASK_OPTIONS = ("plot", "track", "max_gap", "smooth", "templates")  # read by one task only
+TASK_OPTIONS = ("plot", "report", "track", "max_gap", "smooth", "templates")  # read by one task only
 
 
 def predict_video(
@@ -24,7 +24,9 @@ def predict_video(
     templates: Path = typer.Option(None, "--templates", help="refdet models: folder with the object's "
                                    "template_0.jpg, template_1.jpg, template_2.jpg."),
     overlay: bool = typer.Option(False, "--overlay", help="Write <video>_overlay.mp4 with the ball and its trail."),
-    plot: bool = typer.Option(False, "--plot", help="Write <video>_trajectory.png."),
+    plot: bool = typer.Option(False, "--plot", help="Write <video>_trajectory.png (the report writes it too)."),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write <video>_report.html: summary, overlay, "
+                                "trajectory, a per-frame confidence strip, links; opens offline."),
     track: bool = typer.Option(True, "--track/--no-track",
                                help="Track the ball in play: pick among peaks by continuity, leave "
                                "out still balls and anything that is no plausible flight. "
@@ -48,8 +50,8 @@ def predict_video(
     from tracknet_cli.inference.video_prediction import VideoOptions
 
     trajectory = TrajectoryConfig(track=track, fill_gaps=max_gap > 0, max_gap=max_gap, smooth=smooth)
-    options = VideoOptions(batch_size=batch_size, threshold=threshold, overlay=overlay, plot=plot, templates=templates,
-                           trajectory=trajectory)
+    options = VideoOptions(batch_size=batch_size, threshold=threshold, overlay=overlay, plot=plot, report=report,
+                           templates=templates, trajectory=trajectory)
     with progress_bar("frames") as bar:
         task = bar.add_task("Predicting", total=None)
         run_ = run(video, weights, device, options, given=given_options(ctx, TASK_OPTIONS), name=name,

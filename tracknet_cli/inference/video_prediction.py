@@ -45,6 +45,7 @@ class VideoOptions:
     threshold: float = 0.5  # heatmap peak that calls a ball; a detector's box score
     overlay: bool = False
     plot: bool = False  # ball: the trajectory plot
+    report: bool = True  # ball: report.html with the summary, overlay, plot and a per-frame strip (and the plot)
     trail: int = 12  # ball: frames of fading trail behind the ball on the overlay
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)  # ball: the tracker
     templates: Path | None = None  # reference-based detection: the folder of the object's templates
@@ -76,12 +77,14 @@ class PredictVideoResult(VideoRun):
     overlay: Path | None = None
     overlay_codec: str | None = None
     plot: Path | None = None
+    report: Path | None = None
 
     def counts(self) -> list[tuple[str, int]]:
         return [("frames with a ball", self.with_ball), ("interpolated", self.interpolated)]
 
     def outputs(self) -> list[tuple[str, Path]]:
-        outputs = (("track", self.csv), (overlay_label(self.overlay_codec), self.overlay), ("plot", self.plot))
+        outputs = (("track", self.csv), (overlay_label(self.overlay_codec), self.overlay), ("plot", self.plot),
+                   ("report", self.report))
         return [(label, path) for label, path in outputs if path is not None]
 
 
@@ -124,7 +127,7 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
                                 int(track.interpolated.sum()), out_dir / f"{stem}_ball.csv")
     with atomic_path(result.csv) as tmp:
         track.table().to_csv(tmp, index=False, float_format="%.3f")
-    if options.plot:
+    if options.plot or options.report:
         from tracknet_cli.inference.overlay import plot_trajectory
 
         result.plot = plot_trajectory(track, still, out_dir / f"{stem}_trajectory.png")
@@ -134,6 +137,15 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
         result.overlay = out_dir / f"{stem}_overlay.mp4"
         result.overlay_codec = write_overlay(info.path, track, result.overlay, options.trail, progress)
     result.seconds = time.perf_counter() - started
+    if options.report:
+        from tracknet_cli.inference.video_report import write_video_report
+
+        top_scores = np.array([c[:, 2].max() if len(c) else 0.0 for c in candidates])  # [N]
+        summary = [("video", f"{info.path.name}, {info.width}x{info.height} at {info.fps:.2f} fps"),
+                   ("frames", result.frames), *result.counts(),
+                   ("time", f"{result.seconds:.1f} s ({result.fps:.1f} frames/s end to end)")]
+        result.report = write_video_report(out_dir / f"{stem}_report.html", f"{stem}: the ball track", summary,
+                                           track, top_scores, options.threshold, result.outputs())
     return result
 
 
