@@ -14,7 +14,7 @@ from tracknet_cli.cli.app import app
 from tracknet_cli.config import to_container
 from tracknet_cli.datasets.video import VideoReader, prefetched
 from tracknet_cli.datasets.video_writer import H264
-from tracknet_cli.errors import DataError
+from tracknet_cli.errors import DataError, TracknetError
 from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.trajectory import TrajectoryConfig
 from tracknet_cli.inference.video_prediction import (
@@ -260,6 +260,49 @@ def test_cli_predict_video(tiny_weights, tmp_path, monkeypatch):
     missing = CliRunner().invoke(app, ["predict-video", "nowhere.mp4", "--weights", str(tiny_weights)])
     assert missing.exit_code == 1 and "nowhere.mp4 does not exist" in str(missing.exception)
     assert sorted(p.name for p in (tmp_path / "runs/predict").iterdir()) == ["exp"]  # no empty run
+
+
+def test_several_videos_and_a_folder_go_into_one_run_with_one_progress_total(tiny_weights, tmp_path, monkeypatch):
+    from tracknet_cli.commands.predict import predict_video as run
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "more"
+    folder.mkdir()
+    first = write_video(tmp_path / "first.avi", 9)
+    write_video(folder / "b.avi", 7)
+    write_video(folder / "a.avi", 5)
+    (folder / "notes.txt").write_text("not a video")
+    totals, steps = [], []
+    done = run([first, folder], tiny_weights, "cpu", VideoOptions(overlay=True, report=False), name="multi",
+               on_start=totals.append, progress=steps.append)
+    assert [r.info.path.name for r in done.results] == ["first.avi", "a.avi", "b.avi"]
+    assert [r.frames for r in done.results] == [9, 5, 7]
+    assert totals[-1] == sum(steps) == 2 * (9 + 5 + 7)  # decoded twice with an overlay; exact at the end
+    assert totals[0] == totals[-1]  # known from the headers before any work
+    assert sorted(p.name for p in done.run_dir.iterdir()) == sorted(
+        f"{stem}_{kind}" for stem in ("first", "a", "b") for kind in ("ball.csv", "overlay.mp4"))
+    shown = CliRunner().invoke(app, ["predict-video", str(first), str(folder), "--weights", str(tiny_weights),
+                                     "--name", "cli", "--no-report"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert all(f"{name} with fast_heatmap" in shown.output for name in ("first.avi", "a.avi", "b.avi"))
+
+
+def test_a_bad_or_clashing_video_anywhere_in_the_list_stops_before_any_work(tiny_weights, tmp_path, monkeypatch):
+    from tracknet_cli.commands.predict import predict_video as run
+
+    monkeypatch.chdir(tmp_path)
+    good = write_video(tmp_path / "good.avi", 5)
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    (tmp_path / "other").mkdir()
+    twin = write_video(tmp_path / "other" / "good.avi", 5)
+    with pytest.raises(DataError, match="bad.mp4 cannot be opened as a video"):
+        run([good, tmp_path / "bad.mp4"], tiny_weights, "cpu")
+    with pytest.raises(TracknetError, match="would write the same files"):
+        run([good, twin], tiny_weights, "cpu")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="empty: a folder without videos"):
+        run([good, tmp_path / "empty"], tiny_weights, "cpu")
+    assert not (tmp_path / "runs").exists()
 
 
 def test_the_trail_leads_up_to_the_ball_and_fades_with_age():

@@ -15,7 +15,8 @@ TASK_OPTIONS = ("plot", "report", "track", "max_gap", "smooth", "templates")  # 
 
 def predict_video(
     ctx: typer.Context,
-    video: Path = typer.Argument(..., help="Match video (any resolution and frame rate)."),
+    videos: list[Path] = typer.Argument(..., metavar="VIDEO...", help="Match videos (any resolution and frame "
+                                        "rate), or folders of them; all go into one run folder."),
     weights: Path = weights_option(),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Windows per forward pass."),
@@ -37,12 +38,13 @@ def predict_video(
     name: str = typer.Option(None, "--name", help="Run name under runs/predict/."),
     exist_ok: bool = exist_ok_option(),
 ) -> None:
-    """Track the ball through a video: [bold]<video>_ball.csv[/]
-    (Frame,Visibility,X,Y,Confidence,Interpolated in video pixels), optionally an overlay video and a
-    trajectory plot. With a reference-based detector: [bold]<video>_boxes.csv[/]
+    """Track the ball through videos: per video [bold]<video>_ball.csv[/]
+    (Frame,Visibility,X,Y,Confidence,Interpolated in video pixels), a report page, optionally an
+    overlay video and a trajectory plot. With a reference-based detector: [bold]<video>_boxes.csv[/]
     (Frame,X1,Y1,X2,Y2,Score) and the overlay.
 
     Examples: [bold]tracknet predict-video match.mp4 --overlay --plot[/]
+              [bold]tracknet predict-video set1.mp4 set2.mp4 highlights/ --overlay[/]
               [bold]tracknet predict-video clip.mp4 --weights refdet.pt --templates obj/ --overlay[/]
     """
     from tracknet_cli.commands.predict import predict_video as run
@@ -54,18 +56,22 @@ def predict_video(
                            templates=templates, trajectory=trajectory)
     with progress_bar("frames") as bar:
         task = bar.add_task("Predicting", total=None)
-        run_ = run(video, weights, device, options, given=given_options(ctx, TASK_OPTIONS), name=name,
+        run_ = run(videos, weights, device, options, given=given_options(ctx, TASK_OPTIONS), name=name,
                    exist_ok=exist_ok, note=console.print, on_start=lambda total: bar.update(task, total=total),
                    progress=lambda n: bar.advance(task, n))
-    result = run_.result
+    for result in run_.results:
+        _print_result(result, f"{result.info.path.name} with {run_.model} on {run_.device}")
+    print_written(run_.run_dir)
+
+
+def _print_result(result, title: str) -> None:
     if result.truncated:
-        console.print(f"[yellow]{video}: the header promises {result.info.frame_count} frames but only "
-                      f"{result.frames} decoded (a truncated file?); all of them were processed.[/]")
-    console.print(key_value_table(f"{video.name} with {run_.model} on {run_.device}", [
+        console.print(f"[yellow]{result.info.path}: the header promises {result.info.frame_count} frames but "
+                      f"only {result.frames} decoded (a truncated file?); all of them were processed.[/]")
+    console.print(key_value_table(title, [
         ("video", f"{result.info.width}x{result.info.height} at {result.info.fps:.2f} fps"),
         ("frames", result.frames),
         *result.counts(),
         ("time", f"{result.seconds:.1f} s ({result.fps:.1f} frames/s end to end)"),
         *result.outputs(),
     ]))
-    print_written(run_.run_dir)

@@ -23,6 +23,7 @@ from tracknet_cli.datasets.synthetic import (
     load_preset,
 )
 from tracknet_cli.datasets.validate import ValidationReport, validate_tracknet
+from tracknet_cli.datasets.video import video_files
 from tracknet_cli.datasets.video_clip import video_to_clip
 from tracknet_cli.errors import DataError, LabelError
 from tracknet_cli.fileio import file_digest, write_json
@@ -42,7 +43,6 @@ RUN_OPTIONS = {
     "exist_ok": exist_ok_option(),
 }
 MAX_DEFECTS_SHOWN = 20
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 
 
 class SyntheticTask(str, Enum):
@@ -126,7 +126,7 @@ def synthetic(
                                     jpeg_quality=spec.jpeg_quality)
         composites.validate()
         _synthetic_ball(out, preset, spec, cache_size, workers, overwrite, _validated_run_dir(spec, name, exist_ok),
-                        _videos(backgrounds or []), composites)
+                        video_files(backgrounds or [], "--backgrounds"), composites)
 
 
 def _ball_spec(ctx: typer.Context, preset: str, **options) -> SyntheticSpec:
@@ -149,17 +149,6 @@ def _reject_options_of_other_task(ctx: typer.Context, task: SyntheticTask) -> No
         given = given_options(ctx, names)
         if other is not task and given:
             raise typer.BadParameter(f"{flags(given[:1])} is for --task {other.value}, not --task {task.value}")
-
-
-def _videos(paths: list[Path]) -> list[Path]:
-    """The videos named, a folder standing for the videos in it."""
-    videos = []
-    for path in paths:
-        inside = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if path.is_dir() else [path]
-        if not inside:
-            raise DataError(f"--backgrounds {path}: a folder without videos ({', '.join(VIDEO_SUFFIXES)})")
-        videos += inside
-    return videos
 
 
 def _synthetic_ball(out: Path, preset: str, spec: SyntheticSpec, cache_size: tuple[int, int] | None, workers: int,

@@ -23,6 +23,22 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 Item = TypeVar("Item")
 
 
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
+
+
+def video_files(paths: Iterable[str | Path], option: str = "") -> list[Path]:
+    """The videos named, a folder standing for the videos in it (sorted by name); a folder holding
+    none is an error naming it (and `option`, the flag it came from)."""
+    videos = []
+    for path in map(Path, paths):
+        inside = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if path.is_dir() else [path]
+        if not inside:
+            raise DataError(f"{option + ' ' if option else ''}{path}: a folder without videos "
+                            f"({', '.join(VIDEO_SUFFIXES)})")
+        videos += inside
+    return videos
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     path: Path
