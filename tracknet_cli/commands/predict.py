@@ -51,7 +51,10 @@ def predict_video(videos: str | Path | Sequence[str | Path], weights: str | Path
     run = task.predict_video(model, cfg, torch_device, options)  # checks the task's own inputs
     run_dir = new_run_dir("predict", name, exist_ok)
     bar = _OneBar(infos, on_start, progress)
-    results = [run(info.path, run_dir, bar.starting(index), bar.advance) for index, info in enumerate(infos)]
+    results = []
+    for index, info in enumerate(infos):
+        with VideoReader(info.path) as reader:  # a task's runner takes an open reader
+            results.append(run(reader, run_dir, bar.starting(index), bar.advance))
     return PredictRun(results, cfg.model.name, str(torch_device), run_dir)
 
 
