@@ -1,6 +1,7 @@
 """Training end to end on a tiny dataset: outputs, resume, interruption, failures, data parallel."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -258,6 +259,13 @@ def test_eval_on_data_it_never_saw(tiny_data, tmp_path):
     metrics = json.loads((tmp_path / "runs/eval/exp/metrics.json").read_text())
     predictions = pd.read_csv(tmp_path / "runs/eval/exp/predictions.csv")
     assert len(predictions) == 12 + 10 and metrics["metrics"]["frames"] == 22
+    report = (tmp_path / "runs/eval/exp/report.html").read_text()
+    references = re.findall(r'(?:src|href)="([^"]+)"', report)
+    assert {"metrics.json", "predictions.csv", "per_clip.csv"} <= set(references)
+    assert all((tmp_path / "runs/eval/exp" / ref).is_file() for ref in references)  # all inside the run folder
+    wrong = (predictions["outcome"].isin(["FP1", "FP2", "FN"])).sum()
+    crops = sorted((tmp_path / "runs/eval/exp/worst").glob("*.png")) if wrong else []
+    assert len(crops) == min(wrong, 12) and all(f"worst/{crop.name}" in references for crop in crops)
     counts = predictions["outcome"].value_counts().to_dict()
     assert metrics["metrics"]["counts"] == {k: counts.get(k, 0) for k in ("TP", "FP1", "FP2", "FN", "TN")}
     empty_clip = predictions[predictions["clip"] == "game2/Clip1"]

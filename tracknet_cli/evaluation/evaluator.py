@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from tracknet_cli.evaluation.metrics import (
     summarize,
 )
 from tracknet_cli.evaluation.run import EvalOptions
+from tracknet_cli.evaluation.worst_frames import crop_examples, worst_frames
 from tracknet_cli.geometry import rescale_points
 from tracknet_cli.model_input import normalize
 from tracknet_cli.models.postprocess import decode_heatmaps, to_original_pixels
@@ -44,6 +46,7 @@ class Evaluation:
     per_clip: pd.DataFrame
     protocol: Protocol
     attention_maps: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG (eval --attention-maps)
+    examples: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG: the worst frames, cropped
     context: dict = field(default_factory=dict)  # what was scored, for metrics.json: {"windows": N}
 
     def protocol_record(self) -> dict:
@@ -80,6 +83,12 @@ def evaluate_ball(model: torch.nn.Module, cfg: DictConfig, split: str, options: 
     predictions = predict_frames(model, dataset, options.device, options.batch_size, options.threshold,
                                  options.num_workers, amp_dtype, progress)
     evaluation = score(predictions, options.protocol)
+    if options.worst_frames:
+        files = {(clip.clip_id, int(frame)): name
+                 for clip in dataset.clips for frame, name in zip(clip.frames, clip.files)}
+        root = Path(cfg.data.root)
+        evaluation.examples = crop_examples(worst_frames(evaluation.predictions, options.worst_frames),
+                                            lambda clip, frame: root / clip / files[clip, frame])
     if options.attention_maps:
         evaluation.attention_maps = draw_attention_examples(model, dataset, predictions, options.attention_maps)
     evaluation.context = {"windows": len(dataset)}

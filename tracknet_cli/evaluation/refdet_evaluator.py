@@ -44,6 +44,7 @@ class RefdetEvaluation:
     metrics: DetectionMetrics
     per_clip: pd.DataFrame  # one row per object (the ball evaluation's per-clip file)
     attention_maps: dict[str, bytes] = field(default_factory=dict)  # none for refdet models
+    examples: dict[str, bytes] = field(default_factory=dict)  # no worst-frame crops for refdet yet
     context: dict = field(default_factory=dict)  # what was scored, for metrics.json: {"images": N}
 
     def protocol_record(self) -> dict:

@@ -2,8 +2,9 @@
 
 An evaluation (`evaluator.Evaluation`, `refdet_evaluator.RefdetEvaluation`) has `metrics`
 (with `as_dict()`), `predictions` (a row per frame or image), `per_clip` (a row per clip or
-object), `protocol_record()`, `attention_maps` (file name -> PNG) and `summary()`: the rows of
-the table a command prints, each {name: value}.
+object), `protocol_record()`, `attention_maps` and `examples` (file name -> PNG: where an encoder
+looks, the worst frames cropped) and `summary()`: the rows of the table a command prints, each
+{name: value}.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import torch
 
 from tracknet_cli.evaluation.metrics import Protocol
+from tracknet_cli.evaluation.report import write_eval_report
 from tracknet_cli.fileio import atomic_path, write_json
 
 
@@ -25,16 +27,19 @@ class EvalOptions:
     batch_size: int = 16
     num_workers: int = 2
     attention_maps: int = 0  # draw where a deformable encoder looks from this many predicted balls
+    worst_frames: int = 12  # crops of the frames the model gets most wrong, for the report
 
 
 def save_evaluation(evaluation, context: dict, run_dir: Path) -> None:
     """metrics.json (with the protocol), predictions.csv (a row per frame or image), per_clip.csv
-    (a row per clip, or per object for refdet), attention/*.png."""
+    (a row per clip, or per object for refdet), attention/*.png, worst/*.png and report.html."""
     write_json(run_dir / "metrics.json", {**context, "protocol": evaluation.protocol_record(),
                                           "metrics": evaluation.metrics.as_dict()})
     for name, table in (("predictions.csv", evaluation.predictions), ("per_clip.csv", evaluation.per_clip)):
         with atomic_path(run_dir / name) as tmp:
             table.to_csv(tmp, index=False, float_format="%.3f")
-    for name, png in evaluation.attention_maps.items():
-        with atomic_path(run_dir / "attention" / name) as tmp:
-            tmp.write_bytes(png)
+    for folder, images in (("attention", evaluation.attention_maps), ("worst", evaluation.examples)):
+        for name, png in images.items():
+            with atomic_path(run_dir / folder / name) as tmp:
+                tmp.write_bytes(png)
+    write_eval_report(run_dir / "report.html", evaluation, context)

@@ -13,21 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tracknet_cli.fileio import atomic_path
+from tracknet_cli.html_page import key_value_table, links, write_page
 from tracknet_cli.inference.trajectory import Track
 
 STRIP_WIDTH, STRIP_HEIGHT = 1000, 90  # SVG user units; the strip scales to the page's width
 IN_PLAY, FILLED = "#2e9d4f", "#e0a82e"  # detected ball in play, gap filled inside a flight
-
-STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 1.6em; }
-table { border-collapse: collapse; } td, th { padding: .25em .8em; border-bottom: 1px solid #ddd; text-align: left; }
-video, img, svg { width: 100%; height: auto; display: block; background: #f4f4f4; }
-.legend span { display: inline-block; margin-right: 1.2em; }
-.legend svg { display: inline-block; width: .9em; height: .9em; vertical-align: -.1em; margin-right: .3em; }
-"""
-
 
 def confidence_strip(track: Track, top_scores: np.ndarray, threshold: float) -> str:
     """Inline SVG, a column per frame: green where the track has a detected ball in play, amber
@@ -45,7 +35,7 @@ def confidence_strip(track: Track, top_scores: np.ndarray, threshold: float) -> 
     line = " ".join(f"{x:.2f},{y:.2f}" for x, y in zip(xs, ys))
     level = STRIP_HEIGHT * (1 - threshold)
     return (f'<svg viewBox="0 0 {STRIP_WIDTH} {STRIP_HEIGHT}" preserveAspectRatio="none" role="img" '
-            f'aria-label="per-frame confidence and ball in play">{"".join(columns)}'
+            f'class="wide" aria-label="per-frame confidence and ball in play">{"".join(columns)}'
             f'<line x1="0" x2="{STRIP_WIDTH}" y1="{level:.2f}" y2="{level:.2f}" stroke="#888" '
             f'stroke-dasharray="6 4" vector-effect="non-scaling-stroke"/>'
             f'<polyline points="{line}" fill="none" stroke="#1f4e99" stroke-width="1.5" '
@@ -63,31 +53,19 @@ def write_video_report(path: Path, title: str, summary: list[tuple[str, object]]
     """The page at `path`; `files` (label, path) are the run's outputs beside it: the overlay and
     the plot are shown where present, and every file is linked."""
     shown = {label.split(" ")[0]: file for label, file in files}
-    rows = "".join(f"<tr><th>{escape(str(key))}</th><td>{escape(str(value))}</td></tr>" for key, value in summary)
-    links = "".join(f'<li><a href="{escape(file.name)}">{escape(file.name)}</a> ({escape(label)})</li>'
-                    for label, file in files)
     overlay = (f'<video src="{escape(shown["overlay"].name)}" controls muted playsinline preload="auto"></video>'
                if "overlay" in shown else "<p>No overlay in this run: <code>--overlay</code> writes one.</p>")
-    plot = (f'<img src="{escape(shown["plot"].name)}" alt="trajectory plot">' if "plot" in shown else "")
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title><style>{STYLE}</style></head>
-<body>
-<h1>{escape(title)}</h1>
-<table>{rows}</table>
+    plot = f'<img class="wide" src="{escape(shown["plot"].name)}" alt="trajectory plot">' if "plot" in shown else ""
+    legend = "".join(f'<span><svg><rect width="100%" height="100%" fill="{colour}" opacity="0.35"/></svg>{name}</span>'
+                     for colour, name in ((IN_PLAY, "ball in play"), (FILLED, "gap filled")))
+    body = f"""{key_value_table(summary)}
 <h2>Overlay</h2>
 {overlay}
 <h2>Trajectory</h2>
 {plot}
 <h2>Frame by frame</h2>
 {confidence_strip(track, top_scores, threshold)}
-<p class="legend"><span><svg><rect width="100%" height="100%" fill="{IN_PLAY}" opacity="0.35"/></svg>
-ball in play</span><span><svg><rect width="100%" height="100%" fill="{FILLED}" opacity="0.35"/></svg>
-gap filled</span><span>line: the detector's strongest peak (dashed: threshold {threshold:g})</span></p>
+<p class="legend">{legend}<span>line: the detector's strongest peak (dashed: threshold {threshold:g})</span></p>
 <h2>Files</h2>
-<ul>{links}</ul>
-</body></html>
-"""
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(page, encoding="utf-8")
-    return path
+{links(files)}"""
+    return write_page(path, title, body)
