@@ -13,7 +13,7 @@ import torch
 
 from tests.conftest import make_tiny_dataset, make_trainer
 from tracknet_cli.commands.evaluate import evaluate
-from tracknet_cli.commands.train import resume
+from tracknet_cli.commands.train import new_run_config, resume
 from tracknet_cli.datasets.card import write_card
 from tracknet_cli.errors import ConfigError, DataError, TracknetError
 from tracknet_cli.evaluation.run import EvalOptions
@@ -291,3 +291,63 @@ def test_deformable_model_trains_end_to_end(tiny_data, tmp_path, monkeypatch):
     written = sorted(p.name for p in attention.iterdir())
     assert len(written) == 2 and all(name.startswith("game2_Clip1_") for name in written)
     assert (attention / written[0]).read_bytes()[:4] == b"\x89PNG"
+
+
+TRAINING_ONLY = [item for item in TINY if item.startswith("training.")]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    """The last.pt of a one-epoch run: the weights the fine-tuning tests start from."""
+    run = tmp_path_factory.mktemp("source") / "runs/train/source"
+    make_trainer(tiny_config(tiny_data, "training.epochs=1"), run).fit()
+    return run / "weights/last.pt"
+
+
+def first_batch_loss(model, trainer):
+    """The training loss of `model` on the trainer's first batch, as the trainer computes it."""
+    batch = next(iter(torch.utils.data.DataLoader(trainer.train_set, batch_size=4)))
+    model.train()
+    with torch.no_grad():
+        (inputs,) = trainer.task.inputs(batch, torch.device("cpu"))
+        return sum(weight * loss for weight, loss, *_ in trainer.task.losses(model(inputs), batch, torch.device("cpu")))
+
+
+def test_fine_tuning_starts_exactly_from_the_given_weights_with_a_fresh_optimizer(tiny_data, trained, tmp_path):
+    cfg = new_run_config(None, tiny_data, "default", TRAINING_ONLY, weights=trained)  # the checkpoint's own model
+    assert cfg.model.decoder.lateral_dim == 16 and cfg.training.init_weights == str(trained.resolve())
+    trainer = make_trainer(cfg, tmp_path / "runs/train/tuned")
+    saved = weights(trained)
+    assert all(torch.equal(value, saved[key]) for key, value in trainer.model.state_dict().items())
+    assert first_batch_loss(trainer.model, trainer) == first_batch_loss(load_model(trained)[0], trainer)
+    assert trainer.epoch == 0 and not trainer.optimizer.state  # a new schedule, no moments carried over
+    result = trainer.fit()
+    assert result.epochs_done == 2
+    tuned = load_checkpoint(tmp_path / "runs/train/tuned/weights/last.pt")
+    assert tuned["config"]["training"]["init_weights"] == str(trained.resolve())  # the run records its start
+
+
+def test_fine_tuning_refuses_another_model_by_name(tiny_data, trained):
+    with pytest.raises(ConfigError, match="holds model 'fast_heatmap', not 'fast_heatmap_motion'.*--weights-partial"):
+        new_run_config("fast_heatmap_motion", tiny_data, "default", TINY, weights=trained)
+
+
+def test_another_head_size_loads_what_fits_only_when_asked(tiny_data, trained, tmp_path):
+    one_out = TINY + ["model.output_frames=1"]
+    cfg = new_run_config("fast_heatmap", tiny_data, "default", one_out, weights=trained)
+    with pytest.raises(ConfigError, match=r"do not fit this model \(of another shape: head\..*--weights-partial"):
+        make_trainer(cfg, None)
+    cfg = new_run_config("fast_heatmap", tiny_data, "default", one_out, weights=trained, partial=True)
+    trainer = make_trainer(cfg, None)
+    saved, own = weights(trained), trainer.model.state_dict()
+    skipped = [key for key in own if own[key].shape != saved[key].shape]
+    assert skipped and all(key.startswith("head.") for key in skipped)
+    assert all(torch.equal(own[key], saved[key]) for key in own if key not in skipped)
+
+
+def test_train_weights_builtin_from_the_command_line(tiny_data, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tracknet_cli", "train", "--weights", "builtin", "--data",
+                             str(tiny_data), "--dry-run", "training.num_workers=0", "training.batch_size=2"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "init_weights:" in result.stdout and "ball.pt" in result.stdout and "Dry run" in result.stdout

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,10 @@ class TrainingConfig:
     # two-stage schedule: the backbone is frozen for this many epochs, then trains at
     # optimizer.backbone_lr (lets a fresh decoder settle before it moves pretrained features)
     freeze_backbone_epochs: int = 0
+    # fine-tuning: start from these weights (a checkpoint's path) with a fresh optimizer and
+    # schedule; `init_partial` loads the tensors whose name and shape fit and skips the rest
+    init_weights: str | None = None
+    init_partial: bool = False
     patch: PatchConfig = field(default_factory=PatchConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -199,22 +204,24 @@ def find_config_file(section: str, name_or_path: str | Path) -> Path:
 def compose_config(
     model_schema: type,
     data: str | Path | None = None,
-    model: str | Path | None = None,
+    model: str | Path | Mapping | None = None,
     training: str | Path | None = None,
     overrides: list[str] | tuple[str, ...] = (),
 ) -> DictConfig:
     """The schema defaults (the model section's from `model_schema`), one YAML file per section
-    and `key=value` overrides, checked."""
-    files = {section: find_config_file(section, choice)
-             for section, choice in (("data", data), ("model", model), ("training", training)) if choice is not None}
+    (the model's may instead be given as values, e.g. a checkpoint's) and `key=value` overrides,
+    checked."""
+    sources = {section: choice if isinstance(choice, Mapping) else find_config_file(section, choice)
+               for section, choice in (("data", data), ("model", model), ("training", training)) if choice is not None}
     schema = RootConfig(model=model_schema())
     merged = OmegaConf.structured(schema)
-    for section, path in files.items():
-        values = _read_yaml(path)
-        check_keys(values, getattr(schema, section), f"{section}.", source=str(path))
-        merged = _merge(merged, {section: values}, source=str(path))
-        if section == "model" and not merged.model.name:
-            merged.model.name = path.stem
+    for section, source in sources.items():
+        values, where = (dict(source), f"the given {section} values") if isinstance(source, Mapping) \
+            else (_read_yaml(source), str(source))
+        check_keys(values, getattr(schema, section), f"{section}.", source=where)
+        merged = _merge(merged, {section: values}, source=where)
+        if section == "model" and not merged.model.name and not isinstance(source, Mapping):
+            merged.model.name = source.stem
     merged = apply_overrides(merged, overrides)
     check_values(merged)
     return merged
@@ -229,9 +236,9 @@ def load_data_config(data: str | Path) -> DictConfig:
     return _merge(OmegaConf.structured(DataConfig), values, source=str(path))
 
 
-def model_task(model: str | Path) -> str | None:
-    """The `task` a model config (by name or path) names in its file, if any."""
-    return _read_yaml(find_config_file("model", model)).get("task")
+def model_task(model: str | Path | Mapping) -> str | None:
+    """The `task` a model config (by name or path, or its values) names, if any."""
+    return (model if isinstance(model, Mapping) else _read_yaml(find_config_file("model", model))).get("task")
 
 
 def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> DictConfig:

@@ -15,7 +15,7 @@ no model, and the task of a model config says which schema its `model` section h
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,12 +79,14 @@ def task_of(cfg: DictConfig) -> Task:
     return get_task(model.task)
 
 
-def load_config(data: str | Path | None = None, model: str | Path | None = None,
+def load_config(data: str | Path | None = None, model: str | Path | Mapping | None = None,
                 training: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """A checked config from built-in names or YAML paths plus `section.key=value` overrides.
-    `data` and `training` default to the model's task's (`synthetic` and `default` for ball
-    models); with a model, its parts and its data format are checked too."""
-    task = get_task(model_task(model) if model is not None else None, source=str(model))
+    """A checked config from built-in names or YAML paths (the model's also as values, e.g. a
+    checkpoint's model section) plus `section.key=value` overrides. `data` and `training` default
+    to the model's task's (`synthetic` and `default` for ball models); with a model, its parts and
+    its data format are checked too."""
+    source = model.get("name", "the given model") if isinstance(model, Mapping) else str(model)
+    task = get_task(model_task(model) if model is not None else None, source=source)
     cfg = compose_config(task.model_schema, data or task.default_data, model,
                          training or task.default_training, overrides)
     _check_known_format(cfg)

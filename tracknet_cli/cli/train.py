@@ -10,7 +10,8 @@ from tracknet_cli.cli.options import exist_ok_option, flags, given_options
 from tracknet_cli.config import available_configs
 from tracknet_cli.console import console, key_value_table, print_written
 
-NEW_RUN_OPTIONS = ("model", "data", "training", "name", "exist_ok", "dry_run")  # a resumed run has its own
+# a resumed run has its own
+NEW_RUN_OPTIONS = ("model", "data", "training", "name", "exist_ok", "dry_run", "weights", "weights_partial")
 
 
 def train(
@@ -28,6 +29,11 @@ def train(
     device: str = typer.Option(None, "--device", help="auto, cpu, cuda or cuda:N (training.device)."),
     devices: int = typer.Option(1, "--devices", help="Processes for data-parallel training on this machine."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run of this last.pt exactly."),
+    weights: str = typer.Option(None, "--weights", help="Fine-tune: start from these weights (a checkpoint, or "
+                                "`builtin`) with a fresh optimizer and schedule; without --model, the "
+                                "checkpoint's own model."),
+    weights_partial: bool = typer.Option(False, "--weights-partial", help="With --weights: load the tensors "
+                                         "whose name and shape fit (another head size, say) and say what was skipped."),
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="Print the config, run one train and one val batch; no run is "
                                  "written (a dataset without an index gets one)."),
@@ -40,6 +46,7 @@ def train(
 
     Examples: [bold]tracknet train --model fast_heatmap --data synthetic --epochs 10[/]
               [bold]tracknet train --model convnext_refdet --data refdet_synthetic[/]
+              [bold]tracknet train --weights builtin --data mine --epochs 5[/]
     """
     from tracknet_cli.commands import train as commands
 
@@ -54,13 +61,14 @@ def train(
                                      param_hint="--resume")
         console.print(f"Resuming [bold]{resume}[/]")
         _report(commands.resume(resume, overrides, devices, console))
-    elif model is None:
+    elif model is None and weights is None:
         raise typer.BadParameter(f"choose a model: {', '.join(available_configs('model'))}", param_hint="--model")
     elif dry_run:
-        _, result = commands.dry_run(model, data, training, overrides, console)
+        _, result = commands.dry_run(model, data, training, overrides, console, weights, weights_partial)
         console.print(key_value_table("Dry run (no run written)", result.items()))
     else:
-        _report(commands.train(model, data, training, overrides, devices, name, exist_ok, console))
+        _report(commands.train(model, data, training, overrides, devices, name, exist_ok, console, weights,
+                               weights_partial))
 
 
 def _report(run) -> None:

@@ -65,6 +65,25 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return state
 
 
+def load_initial_weights(model: torch.nn.Module, path: str | Path, partial: bool = False) -> list[str]:
+    """Start `model` from the weights of the checkpoint at `path` (fine-tuning: nothing else of
+    it). Every tensor must fit by name and shape, else the refusal names those that do not; with
+    `partial`, what fits is loaded and the names of what was skipped (either side's) returned."""
+    state = load_checkpoint(path)["model"]
+    own = model.state_dict()
+    reshaped = sorted(k for k in state if k in own and own[k].shape != state[k].shape)
+    result = model.load_state_dict({k: v for k, v in state.items() if k not in reshaped}, strict=False)
+    misfits = {"of another shape": [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in reshaped],
+               "missing from the checkpoint": sorted(result.missing_keys),
+               "not in this model": sorted(result.unexpected_keys)}
+    if any(misfits.values()) and not partial:
+        said = "; ".join(f"{kind}: {', '.join(names[:4])}{' ...' if len(names) > 4 else ''} ({len(names)})"
+                         for kind, names in misfits.items() if names)
+        raise ConfigError(f"the weights of {path} do not fit this model ({said}); train the checkpoint's own "
+                          "model (leave out --model and model.* overrides), or load what fits with --weights-partial")
+    return reshaped + misfits["missing from the checkpoint"] + misfits["not in this model"]
+
+
 def restore_rng(state: dict) -> None:
     rng = state["rng"]
     torch.set_rng_state(rng["torch"])

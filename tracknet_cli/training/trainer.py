@@ -41,7 +41,7 @@ from tracknet_cli.datasets.card import read_card
 from tracknet_cli.devices import autocast, autocast_dtype, select_device
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.models.build import part_config
-from tracknet_cli.training.checkpoint import restore_rng, save_checkpoint
+from tracknet_cli.training.checkpoint import load_initial_weights, restore_rng, save_checkpoint
 from tracknet_cli.training.optim import build_optimizer, build_scheduler
 
 
@@ -135,7 +135,14 @@ class Trainer:
 
     def _build_model_and_optimisation(self, resuming: bool) -> None:
         cfg = self.cfg
-        self.model = self.build_model(cfg.model, pretrained=not resuming).to(self.device)
+        start_from = self.train_cfg.init_weights if not resuming else None  # a resumed run has its own
+        self.model = self.build_model(cfg.model, pretrained=not resuming and start_from is None)
+        if start_from is not None:
+            skipped = load_initial_weights(self.model, start_from, self.train_cfg.init_partial)
+            if self.console:
+                left = f"; skipped {len(skipped)} tensors that do not fit: {', '.join(skipped[:6])}" if skipped else ""
+                self.console.print(f"Starting from the weights of {start_from} (a fresh optimizer and schedule){left}")
+        self.model = self.model.to(self.device)
         if self.device.type == "cuda" and self.train_cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)  # faster convolutions on tensor cores
         steps_per_epoch = self.batches_per_epoch // self.accumulate
