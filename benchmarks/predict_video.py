@@ -7,8 +7,9 @@
 Per model (a registered config with random weights, or trained weights): model-only frames/s (forward passes on
 pre-made input tensors of the same batch, median of `--repeats`) and end-to-end frames/s of
 `predict_video` on the video (decode, letterbox, model, candidates, trajectory, CSV and the
-overlay video), and their ratio. The video's own cost is measured too: decoding, letterboxing,
-drawing and encoding on one thread (`video_io_ms` per frame, both passes). On a CPU that work
+overlay video), and their ratio. The video's own cost is measured too, per frame and per stage
+on one thread: decoding (both passes), letterboxing, drawing, and encoding (the ffmpeg process's
+CPU time); `video_io_ms` is their sum. On a CPU that work
 shares the cores with the model, so end to end cannot beat model + video I/O / cores: `cpu_ceiling`
 is the ratio that bound allows. Prints one table and writes `results.json` into
 `runs/benchmark/predict_video*/`.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tracknet_cli.datasets.video import VideoReader
-from tracknet_cli.datasets.video_writer import video_writer
+from tracknet_cli.datasets.video_writer import H264, video_writer
 from tracknet_cli.devices import autocast, select_device
 from tracknet_cli.fileio import write_json
 from tracknet_cli.inference.overlay import draw_ball
@@ -60,24 +62,46 @@ def end_to_end_fps(predictor: Predictor, video: Path, batch: int) -> tuple[float
     return result.fps, result.frames
 
 
-def video_io_ms(video: Path, input_size: tuple[int, int]) -> float:
-    """Milliseconds per frame of predict-video's work on the video itself, on one thread: pass 1
-    decodes and letterboxes, pass 2 decodes again, draws the ball and encodes."""
+def video_io_stages(video: Path, input_size: tuple[int, int]) -> dict[str, float]:
+    """Milliseconds per frame of each stage of predict-video's work on the video itself, on one
+    thread: decoding (done twice: detection, then the overlay), letterboxing to the model's input,
+    drawing the ball, and encoding the overlay, which runs in the ffmpeg process and is measured as
+    that process's CPU time (mp4v, without ffmpeg, is encoded in this process: its wall time)."""
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
+    spent = dict.fromkeys(("decode", "letterbox", "draw", "encode"), 0.0)
     try:
-        started = time.perf_counter()
         with VideoReader(video) as reader:
             letterbox = Letterbox.fit((reader.info.width, reader.info.height), input_size)
-            frames = sum(1 for frame in reader if letterbox.apply(frame) is not None)
-        size = (reader.info.width, reader.info.height)
+            frames, size, decoded = 0, (reader.info.width, reader.info.height), iter(reader)
+            while True:
+                started = time.perf_counter()
+                frame = next(decoded, None)
+                spent["decode"] += time.perf_counter() - started
+                if frame is None:
+                    break
+                started = time.perf_counter()
+                letterbox.apply(frame)
+                spent["letterbox"] += time.perf_counter() - started
+                frames += 1
         track = np.full((frames, 2), [size[0] / 2, size[1] / 2])
-        with tempfile.TemporaryDirectory() as out, VideoReader(video) as reader, \
-                video_writer(Path(out) / "overlay.mp4", reader.info.fps, size) as writer:
-            for index, frame in enumerate(reader):
-                draw_ball(frame, track, np.zeros(frames, dtype=bool), index, trail=12)
-                writer.write(frame)
-        return (time.perf_counter() - started) * 1000 / frames
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with tempfile.TemporaryDirectory() as out, VideoReader(video) as reader:
+            with video_writer(Path(out) / "overlay.mp4", reader.info.fps, size) as writer:
+                decoded = iter(reader)
+                for index in range(frames):
+                    started = time.perf_counter()
+                    frame = next(decoded)
+                    drawn = time.perf_counter()
+                    draw_ball(frame, track, np.zeros(frames, dtype=bool), index, trail=12)
+                    written = time.perf_counter()
+                    writer.write(frame)
+                    spent["decode"] += drawn - started
+                    spent["draw"] += written - drawn
+                    spent["encode"] += time.perf_counter() - written if writer.codec != H264 else 0.0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent["encode"] += (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+        return {stage: seconds * 1000 / frames for stage, seconds in spent.items()}
     finally:
         cv2.setNumThreads(threads)
 
@@ -101,12 +125,14 @@ def main() -> None:
             predictor = load_predictor(choose_weights(name), str(device), task="heatmap")
         model_fps = model_only_fps(predictor, args.batch, args.repeats)
         e2e_fps, frames = end_to_end_fps(predictor, args.video, args.batch)
-        io_ms = video_io_ms(args.video, predictor.spec.input_size)
+        stages = video_io_stages(args.video, predictor.spec.input_size)
+        io_ms = sum(stages.values())
         model_ms = 1000 / model_fps
         ceiling = model_ms / (model_ms + io_ms / torch.get_num_threads()) if device.type == "cpu" else None
         rows.append({"model": name, "device": str(device), "batch": args.batch, "frames": frames,
                      "model_only_fps": round(model_fps, 1), "end_to_end_fps": round(e2e_fps, 1),
-                     "ratio": round(e2e_fps / model_fps, 3), "video_io_ms": round(io_ms, 1),
+                     "ratio": round(e2e_fps / model_fps, 3),
+                     **{f"{stage}_ms": round(ms, 1) for stage, ms in stages.items()}, "video_io_ms": round(io_ms, 1),
                      "cpu_ceiling": ceiling and round(ceiling, 3)})
     table = Table(title=f"predict-video on {args.video.name}: {device}, batch {args.batch}, "
                         f"{torch.get_num_threads()} CPU threads")

@@ -46,8 +46,8 @@ def test_unwrapped_help_keeps_paragraphs():
     assert unwrapped("""One line
         broken.
 
-        Example: x
-        y""") == "One line broken.\n\nExample: x y"
+        Examples: x
+                  y""") == "One line broken.\n\nExamples: x\ny"  # a command per line
     assert unwrapped(None) is None
 
 

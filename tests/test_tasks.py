@@ -166,6 +166,7 @@ class PresenceEvaluation:
     per_clip: pd.DataFrame
     context: dict
     attention_maps: dict = field(default_factory=dict)
+    examples: dict = field(default_factory=dict)
 
     def protocol_record(self) -> dict:
         return {"description": "ball present when its score is at least the threshold"}

@@ -12,12 +12,15 @@ LIFECYCLE = ("prepare", "train", "eval", "predict-video", "export", "benchmark")
 
 
 def unwrapped(text: str | None) -> str | None:
-    """Help text with each paragraph on one line: docstrings break lines at the source's width,
-    which a terminal would show as broken lines mid-sentence."""
+    """Help text with each paragraph of prose on one line: docstrings break lines at the source's
+    width, which a terminal would show as broken lines mid-sentence. An "Example(s):" paragraph
+    keeps a command per line."""
     if text is None:
         return None
     paragraphs = inspect.cleandoc(text).split("\n\n")
-    return "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+    return "\n\n".join("\n".join(line.strip() for line in paragraph.splitlines())
+                        if paragraph.startswith("Example") else " ".join(paragraph.split())
+                        for paragraph in paragraphs)
 
 
 class HelpGroup(TyperGroup):
