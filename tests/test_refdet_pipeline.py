@@ -320,7 +320,12 @@ def test_cli_eval_on_a_refdet_checkpoint(trained, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "AP50" in result.output and "runs/eval/exp" in one_line(result.output).replace(" ", "")
     out = tmp_path / "runs/eval/exp"
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "per_clip.csv", "predictions.csv", "report.html"]
+    predictions = pd.read_csv(out / "predictions.csv")
+    wrong = predictions["outcome"].isin(["FP", "FN"]).sum()
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "per_clip.csv", "predictions.csv",
+                                                     "report.html"] + (["worst"] if wrong else [])
+    crops = sorted((out / "worst").glob("*.png")) if wrong else []
+    assert len(crops) == min(wrong, 12) and all(f"worst/{c.name}" in (out / "report.html").read_text() for c in crops)
     assert json.loads((out / "metrics.json").read_text())["split"] == "val"
     assert len(pd.read_csv(out / "predictions.csv")) == 6
 

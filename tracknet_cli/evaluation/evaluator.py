@@ -88,7 +88,8 @@ def evaluate_ball(model: torch.nn.Module, cfg: DictConfig, split: str, options: 
                  for clip in dataset.clips for frame, name in zip(clip.frames, clip.files)}
         root = Path(cfg.data.root)
         evaluation.examples = crop_examples(worst_frames(evaluation.predictions, options.worst_frames),
-                                            lambda clip, frame: root / clip / files[clip, frame])
+                                            lambda row: root / row["clip"] / files[row["clip"], int(row["frame"])],
+                                            lambda row: f"{row['clip'].replace('/', '_')}_{int(row['frame']):05d}")
     if options.attention_maps:
         evaluation.attention_maps = draw_attention_examples(model, dataset, predictions, options.attention_maps)
     evaluation.context = {"windows": len(dataset)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from tracknet_cli.datasets.refdet import RefdetDataset, build_refdet_dataset
 from tracknet_cli.devices import autocast, autocast_dtype
 from tracknet_cli.evaluation.detection_metrics import DetectionMetrics, box_ious, detection_metrics
 from tracknet_cli.evaluation.run import EvalOptions
+from tracknet_cli.evaluation.worst_frames import DETECTION_ORDER, crop_examples, draw_boxes, worst_frames
 from tracknet_cli.models.postprocess import decode_detections
 
 SCORE_FLOOR = 0.05  # boxes below this score are dropped before ranking (as detectron2 does)
@@ -44,7 +46,7 @@ class RefdetEvaluation:
     metrics: DetectionMetrics
     per_clip: pd.DataFrame  # one row per object (the ball evaluation's per-clip file)
     attention_maps: dict[str, bytes] = field(default_factory=dict)  # none for refdet models
-    examples: dict[str, bytes] = field(default_factory=dict)  # no worst-frame crops for refdet yet
+    examples: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG: the worst images, boxes drawn
     context: dict = field(default_factory=dict)  # what was scored, for metrics.json: {"images": N}
 
     def protocol_record(self) -> dict:
@@ -74,6 +76,10 @@ def evaluate_refdet(model: torch.nn.Module, cfg: DictConfig, split: str, options
     detections = predict_detections(model, dataset, options.device, options.batch_size, options.num_workers,
                                     autocast_dtype(options.device, cfg.training.amp), progress)
     evaluation = score_detections(detections, options.threshold)
+    if options.worst_frames:
+        evaluation.examples = crop_examples(worst_frames(evaluation.predictions, options.worst_frames, DETECTION_ORDER),
+                                            lambda row: Path(row["image"]), lambda row: Path(row["image"]).stem,
+                                            draw_boxes)
     evaluation.context = {"images": len(dataset)}
     return evaluation
 

@@ -27,8 +27,8 @@ def write_eval_report(path: Path, evaluation, context: dict) -> Path:
 <h2>Per clip</h2>
 {records_table(per_clip)}
 <h2>Worst frames</h2>
-{crops or "<p>No crops for this task.</p>"}
-<p class="legend"><span>green ring: the label</span><span>red cross: the prediction</span></p>
+{crops or "<p>None: every frame is right, or this task draws none.</p>"}
+<p class="legend"><span>green: the label</span><span>red: the prediction</span></p>
 <h2>Files</h2>
 {links([(label, path.parent / name) for label, name in FILES])}"""
     title = f"{context.get('model', 'model')} on {context.get('data', 'data')} / {context.get('split', '')}"

@@ -1,12 +1,16 @@
-"""The frames a ball model gets most wrong, as crops to look at (eval's report shows them).
+"""The frames a model gets most wrong, as images to look at (eval's report shows them).
 
+Ball models (`ORDER`):
     FP1  a ball found too far from the label: the farthest first
     FN   the ball missed: the most confident misses last (the model nearly had them)
     FP2  a ball reported where there is none: the most confident first
+Each is a crop centred on the label (or, for FP2, the prediction) at the frame's own resolution;
+a prediction too far to share the crop gets a second crop beside it. The label is a green ring,
+the prediction a red cross.
 
-Each crop is centred on the label (or, for FP2, the prediction) at the frame's own resolution; a
-prediction too far to share the crop gets a second crop beside it. The label is a green ring, the
-prediction a red cross.
+Reference-based detectors (`DETECTION_ORDER`): FP (a box on something else, the most confident
+first), then FN (the object missed). Each is the whole search image, the labelled box green, the
+predicted one red.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from tracknet_cli.evaluation.attention_maps import encode_png
 
 LABEL_BGR, PREDICTION_BGR = (60, 200, 60), (40, 40, 230)
 ORDER = {"FP1": ("error", False), "FN": ("confidence", True), "FP2": ("confidence", False)}  # column, ascending
+DETECTION_ORDER = {"FP": ("score", False), "FN": ("iou", True)}
 
 
-def worst_frames(predictions: pd.DataFrame, count: int) -> pd.DataFrame:
-    """Up to `count` rows of `predictions` (the evaluator's, with `outcome`), shared fairly
-    between FP1, FN and FP2: each kind's worst first, round-robin."""
+def worst_frames(predictions: pd.DataFrame, count: int, order: dict = ORDER) -> pd.DataFrame:
+    """Up to `count` rows of `predictions` (an evaluator's, with `outcome`), shared fairly between
+    the kinds of `order`: each kind's worst first, round-robin."""
     ranked = [predictions[predictions["outcome"] == kind].sort_values(column, ascending=ascending, kind="stable")
-              for kind, (column, ascending) in ORDER.items()]
+              for kind, (column, ascending) in order.items()]
     picked = []
     for rank in range(count):
         for table in ranked:
@@ -60,14 +65,27 @@ def draw_example(image: np.ndarray, row: pd.Series, size: int = 160) -> np.ndarr
     return np.hstack([crop(marked, centre, size) for centre in centres])
 
 
-def crop_examples(rows: pd.DataFrame, image_path: Callable[[str, int], Path]) -> dict[str, bytes]:
-    """PNG crops of `rows` (from `worst_frames`), named `<rank>_<outcome>_<clip>_<frame>.png`;
-    `image_path(clip, frame)` finds the original frame."""
+def draw_boxes(image: np.ndarray, row: pd.Series) -> np.ndarray:
+    """A detector's wrong image: the labelled box green, the predicted one red. BGR in, BGR out."""
+    marked = image.copy()
+    for colour, keys in ((LABEL_BGR, ("x1", "y1", "x2", "y2")), (PREDICTION_BGR, ("pred_x1", "pred_y1",
+                                                                                  "pred_x2", "pred_y2"))):
+        box = row[list(keys)].to_numpy(float)
+        if np.isfinite(box).all():
+            cv2.rectangle(marked, tuple(np.round(box[:2]).astype(int)), tuple(np.round(box[2:]).astype(int)),
+                          colour, 2, cv2.LINE_AA)
+    return marked
+
+
+def crop_examples(rows: pd.DataFrame, image_path: Callable[[pd.Series], Path], name: Callable[[pd.Series], str],
+                  draw: Callable[[np.ndarray, pd.Series], np.ndarray] = draw_example) -> dict[str, bytes]:
+    """PNGs of `rows` (from `worst_frames`) drawn by `draw`, named `<rank>_<outcome>_<name(row)>.png`;
+    `image_path(row)` finds the original image."""
     examples = {}
     for rank, (_, row) in enumerate(rows.iterrows(), start=1):
-        image = cv2.imread(str(image_path(row["clip"], int(row["frame"]))), cv2.IMREAD_COLOR)
+        image = cv2.imread(str(image_path(row)), cv2.IMREAD_COLOR)
         if image is None:
-            continue  # a frame that vanished since the index was written: skip it, the scores stand
-        name = f"{rank:02d}_{row['outcome']}_{str(row['clip']).replace('/', '_')}_{int(row['frame']):05d}.png"
-        examples[name] = encode_png(cv2.cvtColor(draw_example(image, row), cv2.COLOR_BGR2RGB))
+            continue  # an image that vanished since the index was written: skip it, the scores stand
+        examples[f"{rank:02d}_{row['outcome']}_{name(row)}.png"] = encode_png(cv2.cvtColor(draw(image, row),
+                                                                                         cv2.COLOR_BGR2RGB))
     return examples
