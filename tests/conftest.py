@@ -98,3 +98,19 @@ def weighted_centre(weight: np.ndarray) -> np.ndarray:
     """(x, y) of a weight map's centroid, in pixel centres."""
     ys, xs = np.indices(weight.shape)
     return np.array([(xs * weight).sum(), (ys * weight).sum()]) / weight.sum()
+
+
+def label_errors(scene, drawn=None, limit: int | None = None) -> list[float]:
+    """Per frame of `scene` whose ball is visible and flying: how far its label is from
+    the centroid of what drawing the ball changes in `drawn` (the same scene, say on a plain
+    background; default `scene` itself), up to `limit` frames."""
+    from tracknet_cli.datasets.synthetic import render_frame
+    from tracknet_cli.datasets.synthetic.trajectory import FLYING
+
+    errors = []
+    for frame in range(scene.frames):
+        _, label = render_frame(scene, frame, noise=False)
+        if label.visibility == 1 and label.status == FLYING and (limit is None or len(errors) < limit):
+            errors.append(float(np.hypot(*(weighted_centre(ball_difference(drawn or scene, frame))
+                                           - (label.x, label.y)))))
+    return errors

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import ball_difference, fixture_path, weighted_centre
+from tests.conftest import fixture_path, label_errors
 from tracknet_cli.datasets.labels import read_labels
 from tracknet_cli.datasets.synthetic import SyntheticSpec, build_scene, render_frame
 from tracknet_cli.datasets.synthetic.composite import (
@@ -166,12 +166,7 @@ def test_composited_ball_centroid_is_its_label(rendered_shot, size, shake):
     made = dataclasses.replace(make_backdrop(*rendered_shot[:2], *size), shake=shake)
     checked = []
     for clip in (1, 2, 3):
-        scene = composite_scene(made, 40, players=False, seed=0, game=1, clip=clip)
-        for frame in range(scene.frames):
-            _, label = render_frame(scene, frame, noise=False)
-            if label.visibility != 1 or label.status != 0:
-                continue
-            checked.append(np.hypot(*(weighted_centre(ball_difference(scene, frame)) - (label.x, label.y))))
+        checked += label_errors(composite_scene(made, 40, players=False, seed=0, game=1, clip=clip))
     assert len(checked) >= 20
     assert max(checked) < 0.5 * size[0] / 320, max(checked)  # half a pixel of the rendering
 

@@ -96,7 +96,7 @@ def test_cache_is_written_and_indexed(tiny_dataset):
     array = np.load(clip_cache_path(report.cache_dir, "game1/Clip2"), mmap_mode="r")
     assert array.shape == (10, 36, 64, 3) and array.dtype == np.uint8
     assert json.loads((tiny_dataset / "index.json").read_text())["caches"] == {"64x36": "cache/64x36"}
-    assert not list(report.cache_dir.rglob("*.tmp"))
+    assert not list(report.cache_dir.rglob("*.tmp*"))
 
 
 def test_stale_index_is_refused_by_content_not_by_timestamps(tiny_dataset):

@@ -12,10 +12,11 @@ from pathlib import Path
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds. It
+    keeps `path`'s suffix, for writers that pick the format by it (OpenCV's image and video ones)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
@@ -35,4 +36,7 @@ def write_json(path: str | Path, data: object) -> None:
 def file_digest(path: str | Path) -> str | None:
     """The SHA-256 of a file's bytes (hex), or None when there is no such file."""
     path = Path(path)
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    if not path.is_file():
+        return None
+    with open(path, "rb") as handle:  # in blocks: a match video may not fit in memory
+        return hashlib.file_digest(handle, "sha256").hexdigest()

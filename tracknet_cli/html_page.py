@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from tracknet_cli.fileio import atomic_path
+from tracknet_cli.fileio import atomic_write_text
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -55,6 +55,5 @@ def write_page(path: Path, title: str, body: str) -> Path:
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n"
             f"<body>\n<h1>{escape(title)}</h1>\n{body}\n</body></html>\n")
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(page, encoding="utf-8")
+    atomic_write_text(path, page)
     return path

@@ -68,10 +68,4 @@ def _print_result(result, title: str) -> None:
     if result.truncated:
         console.print(f"[yellow]{result.info.path}: the header promises {result.info.frame_count} frames but "
                       f"only {result.frames} decoded (a truncated file?); all of them were processed.[/]")
-    console.print(key_value_table(title, [
-        ("video", f"{result.info.width}x{result.info.height} at {result.info.fps:.2f} fps"),
-        ("frames", result.frames),
-        *result.counts(),
-        ("time", f"{result.seconds:.1f} s ({result.fps:.1f} frames/s end to end)"),
-        *result.outputs(),
-    ]))
+    console.print(key_value_table(title, [*result.summary(), *result.outputs()]))

@@ -23,6 +23,7 @@ import numpy as np
 
 from tracknet_cli.datasets.video import quiet_opencv
 from tracknet_cli.errors import TracknetError
+from tracknet_cli.fileio import atomic_path
 
 H264 = "H.264"
 MP4V = "mp4v"
@@ -129,9 +130,7 @@ def open_writer(path: Path, fps: float, size: tuple[int, int], name: Path | None
 def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[FfmpegWriter | OpenCVWriter]:
     """`open_writer` onto a temporary sibling of `path`, renamed onto it when the block completes
     and the encoder has finished; on an error nothing is left behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.{os.getpid()}.partial.mp4")
-    try:
+    with atomic_path(path) as partial:
         writer = open_writer(partial, fps, size, name=path)
         try:
             yield writer
@@ -142,6 +141,3 @@ def video_writer(path: Path, fps: float, size: tuple[int, int]) -> Iterator[Ffmp
                 pass  # the error that interrupted writing is the one to report
             raise
         writer.release()
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)

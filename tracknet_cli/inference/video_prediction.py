@@ -63,6 +63,12 @@ class VideoRun:
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
 
+    def summary(self) -> list[tuple[str, object]]:
+        """The rows a run's summary shows: the video, the frames, the task's `counts()`, the time."""
+        return [("video", f"{self.info.width}x{self.info.height} at {self.info.fps:.2f} fps"),
+                ("frames", self.frames), *self.counts(),
+                ("time", f"{self.seconds:.1f} s ({self.fps:.1f} frames/s end to end)")]
+
     @property
     def truncated(self) -> bool:
         """Fewer frames decoded than the header promised: a cut-off file or a lying header."""
@@ -141,11 +147,9 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
         from tracknet_cli.inference.video_report import write_video_report
 
         top_scores = np.array([c[:, 2].max() if len(c) else 0.0 for c in candidates])  # [N]
-        summary = [("video", f"{info.path.name}, {info.width}x{info.height} at {info.fps:.2f} fps"),
-                   ("frames", result.frames), *result.counts(),
-                   ("time", f"{result.seconds:.1f} s ({result.fps:.1f} frames/s end to end)")]
-        result.report = write_video_report(out_dir / f"{stem}_report.html", f"{stem}: the ball track", summary,
-                                           track, top_scores, options.threshold, result.outputs())
+        result.report = write_video_report(out_dir / f"{stem}_report.html", f"{info.path.name}: the ball track",
+                                           result.summary(), track, top_scores, options.threshold,
+                                           result.overlay, result.plot, result.outputs())
     return result
 
 

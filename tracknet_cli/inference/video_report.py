@@ -49,20 +49,20 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def write_video_report(path: Path, title: str, summary: list[tuple[str, object]], track: Track,
-                       top_scores: np.ndarray, threshold: float, files: list[tuple[str, Path]]) -> Path:
-    """The page at `path`; `files` (label, path) are the run's outputs beside it: the overlay and
-    the plot are shown where present, and every file is linked."""
-    shown = {label.split(" ")[0]: file for label, file in files}
-    overlay = (f'<video src="{escape(shown["overlay"].name)}" controls muted playsinline preload="auto"></video>'
-               if "overlay" in shown else "<p>No overlay in this run: <code>--overlay</code> writes one.</p>")
-    plot = f'<img class="wide" src="{escape(shown["plot"].name)}" alt="trajectory plot">' if "plot" in shown else ""
+                       top_scores: np.ndarray, threshold: float, overlay: Path | None, plot: Path | None,
+                       files: list[tuple[str, Path]]) -> Path:
+    """The page at `path`, showing the `overlay` and the `plot` where there are, and linking every
+    one of `files` (label, path): the run's outputs beside it."""
+    video_html = (f'<video src="{escape(overlay.name)}" controls muted playsinline preload="auto"></video>'
+                  if overlay else "<p>No overlay in this run: <code>--overlay</code> writes one.</p>")
+    plot_html = f'<img class="wide" src="{escape(plot.name)}" alt="trajectory plot">' if plot else ""
     legend = "".join(f'<span><svg><rect width="100%" height="100%" fill="{colour}" opacity="0.35"/></svg>{name}</span>'
                      for colour, name in ((IN_PLAY, "ball in play"), (FILLED, "gap filled")))
     body = f"""{key_value_table(summary)}
 <h2>Overlay</h2>
-{overlay}
+{video_html}
 <h2>Trajectory</h2>
-{plot}
+{plot_html}
 <h2>Frame by frame</h2>
 {confidence_strip(track, top_scores, threshold)}
 <p class="legend">{legend}<span>line: the detector's strongest peak (dashed: threshold {threshold:g})</span></p>
