@@ -68,4 +68,6 @@ def _print_result(result, title: str) -> None:
     if result.truncated:
         console.print(f"[yellow]{result.info.path}: the header promises {result.info.frame_count} frames but "
                       f"only {result.frames} decoded (a truncated file?); all of them were processed.[/]")
-    console.print(key_value_table(title, [*result.summary(), *result.outputs()]))
+    from tracknet_cli.inference.video_prediction import summary_rows
+
+    console.print(key_value_table(title, [*summary_rows(result), *result.outputs()]))

@@ -63,16 +63,18 @@ class VideoRun:
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
 
-    def summary(self) -> list[tuple[str, object]]:
-        """The rows a run's summary shows: the video, the frames, the task's `counts()`, the time."""
-        return [("video", f"{self.info.width}x{self.info.height} at {self.info.fps:.2f} fps"),
-                ("frames", self.frames), *self.counts(),
-                ("time", f"{self.seconds:.1f} s ({self.fps:.1f} frames/s end to end)")]
-
     @property
     def truncated(self) -> bool:
         """Fewer frames decoded than the header promised: a cut-off file or a lying header."""
         return 0 < self.frames < self.info.frame_count
+
+
+def summary_rows(result) -> list[tuple[str, object]]:
+    """The rows any task's video result is summed up by (its `info`, `frames`, `counts()`,
+    `seconds`, `fps`): what the CLI prints and the report shows."""
+    return [("video", f"{result.info.width}x{result.info.height} at {result.info.fps:.2f} fps"),
+            ("frames", result.frames), *result.counts(),
+            ("time", f"{result.seconds:.1f} s ({result.fps:.1f} frames/s end to end)")]
 
 
 @dataclass
@@ -148,7 +150,7 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
 
         top_scores = np.array([c[:, 2].max() if len(c) else 0.0 for c in candidates])  # [N]
         result.report = write_video_report(out_dir / f"{stem}_report.html", f"{info.path.name}: the ball track",
-                                           result.summary(), track, top_scores, options.threshold,
+                                           summary_rows(result), track, top_scores, options.threshold,
                                            result.overlay, result.plot, result.outputs())
     return result
 
