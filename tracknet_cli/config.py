@@ -31,6 +31,7 @@ from tracknet_cli.errors import ConfigError, describe
 from tracknet_cli.fileio import atomic_write_text
 
 SECTIONS = ("data", "model", "training")
+SCHEDULES = ("cosine", "constant")  # training.scheduler.name
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -110,7 +111,7 @@ class OptimizerConfig:
 
 @dataclass
 class SchedulerConfig:
-    name: str = "cosine"
+    name: str = "cosine"  # cosine: decay to min_lr over the run | constant: hold lr after the warmup
     warmup_epochs: float = 1.0
     min_lr: float = 1e-6
 
@@ -160,6 +161,9 @@ class TrainingConfig:
     # schedule; `init_partial` loads the tensors whose name and shape fit and skips the rest
     init_weights: str | None = None
     init_partial: bool = False
+    # stop after this many minutes of training: the epoch under way ends early, is validated and
+    # saved like a last one (a time budget, e.g. `tracknet adapt`'s); None: run every epoch
+    max_minutes: float | None = None
     patch: PatchConfig = field(default_factory=PatchConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
@@ -297,6 +301,10 @@ def check_values(cfg: DictConfig) -> None:
         value = OmegaConf.select(training, key)
         require(value is None or value > 0, f"training.{key}", f"expected a positive learning rate, got {value}")
     require(cfg.training.freeze_backbone_epochs >= 0, "training.freeze_backbone_epochs", "expected at least 0")
+    require(training.max_minutes is None or training.max_minutes > 0, "training.max_minutes",
+            f"expected a positive number of minutes, or null, got {training.max_minutes}")
+    require(training.scheduler.name in SCHEDULES, "training.scheduler.name",
+            f"expected one of {list(SCHEDULES)}, got {training.scheduler.name!r}")
     require(cfg.training.freeze_backbone_epochs == 0 or not model.backbone.get("freeze"),
             "training.freeze_backbone_epochs", "the backbone is frozen for the whole run (model.backbone.freeze); "
             "set one of the two")

@@ -126,3 +126,8 @@ class Letterbox:
         """Model-input pixels [..., 2] -> video-frame pixels; NaN stays NaN."""
         on_scaled = np.asarray(points, dtype=np.float64) - np.array(self.offset)
         return rescale_points(on_scaled, self.scaled_size, self.frame_size)
+
+    def to_input(self, points: np.ndarray) -> np.ndarray:
+        """Video-frame pixels [..., 2] -> model-input pixels (`to_frame`'s inverse); NaN stays NaN."""
+        on_scaled = rescale_points(np.asarray(points, dtype=np.float64), self.frame_size, self.scaled_size)
+        return on_scaled + np.array(self.offset)

@@ -2,7 +2,7 @@
 
     track = postprocess(candidates, fps=30.0, frame_size=(1280, 720))
     # candidates: per frame a float array [K_i, 3] of rows (x, y, score), video pixels, K_i >= 0
-    # track.xy [N, 2] (NaN: no ball), track.confidence [N], track.interpolated [N]
+    # track.xy [N, 2] (NaN: no ball), track.confidence [N], track.interpolated [N], track.flight [N]
     # track.table(): Frame, Visibility, X, Y, Confidence, Interpolated (the badminton format plus two)
 
 Steps, each switched by `TrajectoryConfig`:
@@ -91,6 +91,7 @@ class Track:
     xy: np.ndarray  # [N, 2] video pixels, NaN where there is no ball
     confidence: np.ndarray  # [N] the kept candidate's score; 0 where interpolated or no ball
     interpolated: np.ndarray  # [N] bool: `fill_gaps` made the position
+    flight: np.ndarray  # [N] int: the flight (hit to hit or bounce) each position belongs to, -1: none
 
     def __len__(self) -> int:
         return len(self.xy)
@@ -140,7 +141,8 @@ def postprocess(candidates: Sequence[np.ndarray], fps: float, frame_size: tuple[
     if cfg.smooth:
         xy = smooth(xy, cfg.smooth_window, segment)
     visible = np.isfinite(xy).all(axis=1)
-    return Track(xy, np.where(visible & ~interpolated, score, 0.0), interpolated)
+    flight = np.where(visible, _filled_segments(segment, interpolated), -1)
+    return Track(xy, np.where(visible & ~interpolated, score, 0.0), interpolated, flight)
 
 
 def track_ball(candidates: Sequence[np.ndarray], fps: float, extent: float, max_speed: float,
@@ -258,6 +260,14 @@ def footage_times(repeats: np.ndarray, frames: int) -> np.ndarray:
     if repeats.shape != (frames,):
         raise TracknetError(f"repeats have shape {list(repeats.shape)}; expected [{frames}]")
     return np.arange(frames, dtype=np.float64) - np.cumsum(repeats)
+
+
+def _filled_segments(segment: np.ndarray, interpolated: np.ndarray) -> np.ndarray:
+    """[N] `segment` with each filled gap given the segment it was filled inside (its next one)."""
+    following = np.where(segment >= 0, np.arange(len(segment)), len(segment))
+    following = np.minimum.accumulate(following[::-1])[::-1]  # [N] the next frame with a segment
+    ahead = segment[np.minimum(following, len(segment) - 1)] if len(segment) else segment
+    return np.where(interpolated, ahead, segment)
 
 
 def _anchors_per_side(known: np.ndarray, start: int, stop: int) -> int:

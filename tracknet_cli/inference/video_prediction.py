@@ -29,7 +29,7 @@ from tracknet_cli.errors import DataError
 from tracknet_cli.fileio import atomic_path
 from tracknet_cli.geometry import inside_frame
 from tracknet_cli.inference.predictor import Predictor
-from tracknet_cli.inference.trajectory import TrajectoryConfig, postprocess
+from tracknet_cli.inference.trajectory import Track, TrajectoryConfig, postprocess
 from tracknet_cli.model_input import Letterbox, SampleSpec
 
 HEATMAP_NOISE = 0.5  # heatmap pixels: a peak refined between pixels still misses by up to half one
@@ -118,18 +118,11 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
     started = time.perf_counter()
     out_dir = Path(out_dir)
     with opened(video) as reader:
-        info = reader.info
         if on_start:  # the progress to come: every frame once, twice with an overlay (decoded again)
-            on_start(info.frame_count * (2 if options.overlay else 1) or None)
-        letterbox = Letterbox.fit((info.width, info.height), predictor.spec.input_size)
-        candidates, still, repeats = _detect(reader, letterbox, predictor, options.batch_size,
-                                             progress)
-    if not candidates:
-        raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
-    trajectory = options.trajectory
-    if trajectory.noise is None:  # the tracker's tests are as sharp as the model's heatmap
-        trajectory = replace(trajectory, noise=detection_noise(predictor.spec, letterbox))
-    track = postprocess(candidates, info.fps, (info.width, info.height), trajectory, repeats)
+            on_start(reader.info.frame_count * (2 if options.overlay else 1) or None)
+        seen = detect_video(reader, predictor, options.batch_size, progress)
+    info, candidates = seen.info, seen.candidates
+    track = seen.track(options.trajectory, predictor.spec)
     stem = info.path.stem
     result = PredictVideoResult(info, len(candidates), 0.0, int(track.visible.sum()),
                                 int(track.interpolated.sum()), out_dir / f"{stem}_ball.csv")
@@ -138,7 +131,7 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
     if options.plot or options.report:
         from tracknet_cli.inference.overlay import plot_trajectory
 
-        result.plot = plot_trajectory(track, still, out_dir / f"{stem}_trajectory.png")
+        result.plot = plot_trajectory(track, seen.first, out_dir / f"{stem}_trajectory.png")
     if options.overlay:
         from tracknet_cli.inference.overlay import write_overlay
 
@@ -148,15 +141,52 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
     if options.report:
         from tracknet_cli.inference.video_report import write_video_report
 
-        top_scores = np.array([c[:, 2].max() if len(c) else 0.0 for c in candidates])  # [N]
         result.report = write_video_report(out_dir / f"{stem}_report.html", f"{info.path.name}: the ball track",
-                                           summary_rows(result), track, top_scores, options.threshold,
+                                           summary_rows(result), track, seen.top_scores(), options.threshold,
                                            result.overlay, result.plot, result.outputs())
     return result
 
 
+@dataclass
+class Detections:
+    """What the model saw in a video, a few numbers per frame: memory stays flat however long it is."""
+
+    info: VideoInfo
+    letterbox: Letterbox  # video frame -> model input
+    candidates: list[np.ndarray]  # per frame [K, 3] (x, y, score) in video pixels, scores above the threshold
+    first: np.ndarray  # [H, W, 3] BGR: the first frame, the plot's backdrop
+    repeats: np.ndarray  # [N] bool: the frame shows the picture before it again (`repeated_frames`)
+
+    def track(self, trajectory: TrajectoryConfig, spec: SampleSpec) -> Track:
+        """The ball's track by `trajectory`, its tests as sharp as the model's heatmap when it
+        does not set its own noise."""
+        if trajectory.noise is None:
+            trajectory = replace(trajectory, noise=detection_noise(spec, self.letterbox))
+        return postprocess(self.candidates, self.info.fps, (self.info.width, self.info.height), trajectory,
+                           self.repeats)
+
+    def top_scores(self) -> np.ndarray:
+        """[N] each frame's best candidate score, 0 without one."""
+        return np.array([c[:, 2].max() if len(c) else 0.0 for c in self.candidates])
+
+
+def detect_video(reader: VideoReader, predictor: Predictor, batch_size: int = 8,
+                 progress: Callable[[int], None] | None = None,
+                 on_frame: Callable[[int, np.ndarray], None] | None = None) -> Detections:
+    """Pass 1 over an open video: each frame's ball candidates; `progress(n)` after every n frames,
+    `on_frame(index, model_input)` with each frame's model input (RGB uint8 [h, w, 3]) as it is
+    decoded. Raises a DataError when no frame decodes."""
+    info = reader.info
+    letterbox = Letterbox.fit((info.width, info.height), predictor.spec.input_size)
+    candidates, first, repeats = _detect(reader, letterbox, predictor, batch_size, progress, on_frame)
+    if not candidates:
+        raise DataError(f"{info.path}: no frame could be decoded (empty or corrupt video)")
+    return Detections(info, letterbox, candidates, first, repeats)
+
+
 def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, batch_size: int,
-            progress: Callable[[int], None] | None
+            progress: Callable[[int], None] | None,
+            on_frame: Callable[[int, np.ndarray], None] | None = None,
             ) -> tuple[list[np.ndarray], np.ndarray | None, np.ndarray]:
     """Per frame, its ball candidates [K, 3] (x, y, score) in video pixels; the first frame; and
     which frames repeat the picture before them [N] bool (`repeated_frames`)."""
@@ -185,6 +215,8 @@ def _detect(reader: VideoReader, letterbox: Letterbox, predictor: Predictor, bat
             candidates.append(np.empty((0, 3)))
             unchanged.append(before is not None and _same_picture(frame, before))
             before = frame
+            if on_frame:
+                on_frame(index, frame)
             yield frame
 
     if predictor.reuses_frames:  # late fusion, a window per frame: each frame's backbone once

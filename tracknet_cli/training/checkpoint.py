@@ -93,7 +93,7 @@ def restore_rng(state: dict) -> None:
 
 
 # what may change when a run resumes: where and how fast it runs, how long, how often it reports
-RESUMABLE = {"training.epochs", "training.device", "training.num_workers", "training.val_every",
+RESUMABLE = {"training.epochs", "training.max_minutes", "training.device", "training.num_workers", "training.val_every",
              "training.image_every", "data.root", "data.cache"}
 
 

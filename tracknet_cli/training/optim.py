@@ -1,4 +1,5 @@
-"""AdamW with its own backbone learning rate, and a per-step cosine schedule with linear warmup."""
+"""AdamW with its own backbone learning rate, and a per-step schedule with linear warmup: cosine
+decay, or a constant rate (a run whose length is a time budget, not a number of epochs)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import torch
 from torch import nn
 
+from tracknet_cli.config import SCHEDULES
 from tracknet_cli.errors import ConfigError
 
 
@@ -37,9 +39,10 @@ def build_optimizer(model: nn.Module, cfg, pretrained_backbone: bool) -> torch.o
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg, total_steps: int,
                     steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warmup over `warmup_epochs`, then cosine decay to `min_lr`, stepped every update."""
-    if cfg.name != "cosine":
-        raise ConfigError(f"training.scheduler.name {cfg.name!r} is not supported (cosine)")
+    """Linear warmup over `warmup_epochs`, then cosine decay to `min_lr` (`cosine`) or the full rate
+    to the end (`constant`), stepped every update."""
+    if cfg.name not in SCHEDULES:
+        raise ConfigError(f"training.scheduler.name {cfg.name!r} is not supported ({', '.join(SCHEDULES)})")
     warmup = int(round(cfg.warmup_epochs * steps_per_epoch))
     floors = [min(1.0, cfg.min_lr / group["lr"]) if group["lr"] > 0 else 0.0 for group in optimizer.param_groups]
 
@@ -47,6 +50,8 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg, total_steps: int,
         def at(step: int) -> float:
             if step < warmup:
                 return (step + 1) / warmup
+            if cfg.name == "constant":
+                return 1.0
             progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
         return at

@@ -9,7 +9,8 @@ process, dealt round-robin), AMP on CUDA (bf16 where supported), gradient accumu
 clipping, a per-step cosine schedule, the backbone frozen for the first
 `training.freeze_backbone_epochs`; then validation (ball F1 or detection AP@0.5),
 `weights/last.pt`, `weights/best.pt` when the task's metric improves, a row in `results.csv`,
-TensorBoard scalars and images, `results.png`. Ctrl-C saves a `last.pt` that resumes at the very
+TensorBoard scalars and images, `results.png`. `training.max_minutes` ends the epoch under way
+early and the run with it (validated and saved as usual). Ctrl-C saves a `last.pt` that resumes at the very
 next batch; a non-finite loss stops the run and keeps the last good checkpoint.
 """
 
@@ -56,6 +57,7 @@ class TrainResult:
     best_metric: float | None
     interrupted: bool = False
     metric: str = "val_f1"  # the column of results.csv that best.pt is chosen by
+    out_of_time: bool = False  # `training.max_minutes` ended the run before its last epoch
 
 
 def seed_everything(seed: int) -> None:
@@ -85,6 +87,7 @@ class Trainer:
                                "and best.pt follows the last epoch[/]")
         self._build_model_and_optimisation(resuming=checkpoint is not None)
         self.epoch, self.step, self.batches_done, self.best_metric = 0, 0, 0, None
+        self._deadline = math.inf  # time.monotonic() at which `training.max_minutes` runs out
         self._stop_flag = False  # set by the first Ctrl-C
         self._deferring = self._interrupt_deferred = False  # a second Ctrl-C waits for a step's end
         history = []
@@ -172,6 +175,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ fit
     def fit(self) -> TrainResult:
+        if self.train_cfg.max_minutes is not None:
+            self._deadline = time.monotonic() + 60 * self.train_cfg.max_minutes
         try:
             with self._stop_on_ctrl_c():
                 while self.epoch < self.train_cfg.epochs:
@@ -180,6 +185,9 @@ class Trainer:
                     self._end_epoch(row)
                     if self._stop_requested():
                         raise KeyboardInterrupt
+                    if self._out_of_time() and self.epoch < self.train_cfg.epochs:
+                        return TrainResult(self.run_dir, self.epoch, self.best_metric, False, self.task.best_metric,
+                                           out_of_time=True)
         except KeyboardInterrupt:
             # a partial accumulation is replayed on resume; an epoch stopped while validating (all
             # its batches done) is validated on resume
@@ -212,6 +220,8 @@ class Trainer:
                 stepped = self.batches_done % self.accumulate == 0
                 if stepped and self.batches_done < self.batches_per_epoch and self._stop_requested():
                     raise KeyboardInterrupt  # on the epoch's last step: validate and log it first
+                if stepped and self._out_of_time():
+                    break  # this epoch is the last: validated and saved as one
                 if progress:
                     progress.update(task, advance=self.global_batch, description=f"{epoch_name} loss {loss:.3f}")
         return {"epoch": self.epoch + 1, "train_loss": float(np.mean(losses)) if losses else math.nan,
@@ -264,8 +274,13 @@ class Trainer:
         self.step += 1
 
     # ------------------------------------------------------------------------ validation, epoch end
+    def _out_of_time(self) -> bool:
+        """`training.max_minutes` has run out (decided on the main process, so all stop together)."""
+        late = torch.tensor(float(time.monotonic() > self._deadline), device=self.device)
+        return bool(distributed.all_reduce_sum(late) > 0) if self.world > 1 else bool(late)
+
     def _validation_due(self) -> bool:
-        last = self.epoch + 1 == self.train_cfg.epochs
+        last = self.epoch + 1 == self.train_cfg.epochs or self._out_of_time()
         return self.val_set is not None and ((self.epoch + 1) % self.train_cfg.val_every == 0 or last)
 
     def _validate(self) -> dict:
@@ -274,7 +289,7 @@ class Trainer:
 
     def _end_epoch(self, row: dict) -> None:
         with self._uninterruptible():
-            self.epoch, self.batches_done = self.epoch + 1, 0
+            self.epoch, self.batches_done = self.epoch + 1, 0  # also after an epoch cut short by time
             value = row.get(self.task.best_metric)
             improved = value is not None and (self.best_metric is None or value > self.best_metric)
             if improved:

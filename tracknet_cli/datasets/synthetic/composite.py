@@ -14,6 +14,7 @@ it and its labels are as exact as the renderer's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -42,6 +43,8 @@ class Backdrop:
     """A calibrated shot, ready to render at `source` size and show at `size`."""
 
     name: str  # which video and shot it is
+    video: Path
+    frames: tuple[int, int]  # the shot's first and last frame in the video
     plate: np.ndarray  # (h, w, 3) BGR uint8 at the source size
     camera: Camera  # at the source size
     size: tuple[int, int]  # (width, height) of the output frames
@@ -71,6 +74,8 @@ def make_backdrop(shot: Shot, calibration: CourtCalibration, width: int, height:
     motion = shot.motion * SHAKE_REFERENCE_WIDTH / plate.shape[1]
     return Backdrop(
         name=shot.describe(),
+        video=shot.video,
+        frames=(shot.start, shot.end),
         plate=cv2.warpAffine(smooth, matrix, source, flags=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REPLICATE),
         camera=Camera(camera.position, camera.rotation, camera.focal * scale, *source),

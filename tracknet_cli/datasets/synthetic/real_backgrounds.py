@@ -85,20 +85,25 @@ def generate_background_dataset(out: str | Path, videos: list[str | Path], spec:
     generate.clear_output), or, with `append`, adds its games after those already there (a
     synthetic dataset's). Raises a DataError naming the file for a video that cannot be read, and
     one listing every shot and why it was skipped when no shot shows a court."""
+    started = time.perf_counter()
+    backdrops, skipped = find_backdrops(videos, spec, workers)
+    summary = render_backdrops(out, backdrops, spec, workers, progress, overwrite, append)
+    summary.skipped, summary.seconds = skipped, time.perf_counter() - started
+    return summary
+
+
+def find_backdrops(videos: list[str | Path], spec: BackgroundSpec,
+                   workers: int = 2) -> tuple[list[Backdrop], list[str]]:
+    """The backdrops of the shots of `videos` that show a court, in order, and 'shot: why' for
+    the others. Raises a DataError naming the file for a video that cannot be read, and one
+    listing every shot and why it was skipped when no shot shows a court."""
     spec.validate()
     check_workers(workers)
     videos = [Path(video) for video in videos]
     if not videos:
         raise DataError("background data: no videos given")
-    for video in videos:  # fail on a bad file before anything is written or analysed
+    for video in videos:  # fail on a bad file before anything is analysed
         VideoReader(video).close()
-    started = time.perf_counter()
-    out = Path(out)
-    if append:
-        out.mkdir(parents=True, exist_ok=True)
-    else:
-        clear_output(out, overwrite, game_folders)
-    first = max((int(folder.name[4:]) for folder in game_folders(out)), default=0) + 1
     jobs = [(order, video, spec) for order, video in enumerate(videos)]
     with single_threaded_cv2():  # in this process, the arithmetic of a worker's (bit for bit)
         analysed = sorted(render_all(video_backdrops, jobs, min(workers, len(jobs)), None,
@@ -108,9 +113,24 @@ def generate_background_dataset(out: str | Path, videos: list[str | Path], spec:
     if not backdrops:
         raise DataError(f"no shot of {', '.join(video.name for video in videos)} shows a court "
                         f"to render into: {'; '.join(skipped)}")
+    return backdrops, skipped
+
+
+def render_backdrops(out: str | Path, backdrops: list[Backdrop], spec: BackgroundSpec, workers: int = 2,
+                     progress: Progress | None = None, overwrite: bool = False,
+                     append: bool = False) -> BackgroundSummary:
+    """`spec.clips_per_shot` clips over each backdrop, a game per backdrop, into `out` (see
+    `generate_background_dataset` for `overwrite` and `append`)."""
+    started = time.perf_counter()
+    out = Path(out)
+    if append:
+        out.mkdir(parents=True, exist_ok=True)
+    else:
+        clear_output(out, overwrite, game_folders)
+    first = max((int(folder.name[4:]) for folder in game_folders(out)), default=0) + 1
     jobs = [(out, spec, backdrop, game, clip) for game, backdrop in enumerate(backdrops, first)
             for clip in range(1, spec.clips_per_shot + 1)]
-    summary = BackgroundSummary(shots=[backdrop.name for backdrop in backdrops], skipped=skipped)
+    summary = BackgroundSummary(shots=[backdrop.name for backdrop in backdrops])
     render_into(summary, render_background_clip, jobs, workers, progress,
                 units=lambda done: done.frames)
     summary.seconds = time.perf_counter() - started
