@@ -2,11 +2,12 @@
 and scored against the un-adapted model in the same run.
 
     uv run python benchmarks/adapt.py                                   # the labelled real clips
-    uv run python benchmarks/adapt.py --budget 10 --synthetic data/realworld/game7/Clip1.mp4
+    uv run python benchmarks/adapt.py --budget 10 --synthetic data/realworld/game10
 
 Cases: the hand-labelled real clips of benchmarks/real/ (in ../shared/fixtures/videos/), and any
-`--synthetic` clips rendered by `prepare synthetic` (the labels are the Label.csv of the folder
-beside the .mp4), e.g. in a style the starting model was not trained on. Each clip is adapted with
+`--synthetic` games rendered by `prepare synthetic` with their videos (a game's ClipN.mp4 joined
+into one video, its labels the ClipN/Label.csv files), e.g. in a style the starting model was not
+trained on: the built-in model saw broadcast cameras only. Each clip is adapted with
 `--budget` minutes (`tracknet adapt CLIP --budget B`), then the starting and the adapted weights run
 predict-video's pipeline (the ball-in-play tracker on) over it, as in benchmarks/real_footage.py:
 misses (1 - recall within --tolerance px on ball frames, visibility 1), false alarms on its no-ball
@@ -23,7 +24,9 @@ import platform
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
+import pandas as pd
 import torch
 from real_footage import VIDEOS, labelled_clips, track, without_ball  # benchmarks/ is the script's folder
 from rich.console import Console
@@ -32,6 +35,7 @@ from rich.table import Table
 from tracknet_cli.adaptation.adapt import AdaptOptions, adapt
 from tracknet_cli.console import console
 from tracknet_cli.datasets.labels import read_labels
+from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.devices import select_device
 from tracknet_cli.evaluation.track_scoring import score_track
 from tracknet_cli.fileio import write_json
@@ -43,15 +47,30 @@ TARGET_FLOOR = 0.02  # ... where they are above this
 TARGET_SLACK = 0.01  # and nothing worse by more than this
 
 
-def cases(videos: Path, synthetic: list[Path]) -> list[tuple[str, Path, Path]]:
+def cases(videos: Path, synthetic: list[Path], work: Path) -> list[tuple[str, Path, pd.DataFrame]]:
     """(kind, video, labels) of every clip to adapt on."""
-    found = [("real", video, labels) for video, labels in labelled_clips(videos)]
-    for video in synthetic:
-        labels = video.with_suffix("") / "Label.csv"
-        if not labels.is_file():
-            raise SystemExit(f"{video}: no labels at {labels}")
-        found.append(("synthetic", video, labels))
-    return found
+    found = [("real", video, read_labels(labels)) for video, labels in labelled_clips(videos)]
+    return found + [("synthetic", *joined_game(game, work)) for game in synthetic]
+
+
+def joined_game(game: Path, work: Path) -> tuple[Path, pd.DataFrame]:
+    """A rendered game's clip videos as one video in `work`, and their labels, frames renumbered."""
+    clips = sorted(game.glob("Clip*.mp4"), key=lambda path: int(path.stem[4:]))
+    if not clips:
+        raise SystemExit(f"{game}: no ClipN.mp4 (render with `prepare synthetic --preset realworld`)")
+    out, tables, writer = work / f"{game.parent.name}_{game.name}.avi", [], None  # MJPG: near-lossless
+    for clip in clips:
+        table = read_labels(clip.with_suffix("") / "Label.csv")
+        with VideoReader(clip) as reader:
+            start = sum(len(t) for t in tables)
+            for frame in reader:
+                if writer is None:
+                    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), reader.info.fps,
+                                             (frame.shape[1], frame.shape[0]))
+                writer.write(frame)
+        tables.append(table.assign(frame=table["frame"] + start))
+    writer.release()
+    return out, pd.concat(tables, ignore_index=True)
 
 
 def scores(weights: Path, video: Path, no_ball_copy: Path, table, device, batch: int, tolerance: float) -> dict:
@@ -80,7 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=BUILTIN_NAME, help="the starting weights (default: the built-in model)")
     parser.add_argument("--videos", type=Path, default=VIDEOS, help="folder holding the labelled real clips")
-    parser.add_argument("--synthetic", type=Path, nargs="*", default=[], help="rendered clips (.mp4) to add")
+    parser.add_argument("--synthetic", type=Path, nargs="*", default=[],
+                        help="rendered games (folders with ClipN.mp4 and ClipN/Label.csv) to add")
     parser.add_argument("--budget", type=float, default=5.0, help="adapt's minutes per clip")
     parser.add_argument("--rounds", type=int, default=AdaptOptions.rounds)
     parser.add_argument("--tolerance", type=float, default=20.0, help="px at the video's resolution")
@@ -89,15 +109,14 @@ def main() -> None:
     args = parser.parse_args()
     device = select_device(args.device)
     start = choose_weights(args.weights)
-    todo = cases(args.videos, args.synthetic)
+    work = Path(tempfile.mkdtemp(prefix="tracknet-adapt-bench-"))
+    todo = cases(args.videos, args.synthetic, work)
     if not todo:
-        raise SystemExit(f"no labelled clip found in {args.videos} and no --synthetic clip given")
+        raise SystemExit(f"no labelled clip found in {args.videos} and no --synthetic game given")
     run_dir = new_run_dir("benchmark", "adapt")
-    removed_dir = Path(tempfile.mkdtemp(prefix="tracknet-no-ball-"))
     rows = []
-    for kind, video, labels in todo:
-        table = read_labels(labels)
-        copy = without_ball(video, table, removed_dir / f"{video.stem}.avi")
+    for kind, video, table in todo:
+        copy = without_ball(video, table, work / f"{video.stem}_no_ball.avi")
         console.rule(f"{video.name} ({kind})")
         result = adapt([video], start, run_dir / video.stem,
                        AdaptOptions(budget_minutes=args.budget, rounds=args.rounds, device=args.device), console)

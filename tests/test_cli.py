@@ -21,7 +21,7 @@ def tracknet(*args, cwd=None):
                           text=True, cwd=cwd, timeout=120)
 
 
-@pytest.mark.parametrize("command", [[], ["prepare"], ["prepare", "synthetic"], ["train"], ["eval"],
+@pytest.mark.parametrize("command", [[], ["prepare"], ["prepare", "synthetic"], ["train"], ["eval"], ["adapt"],
                                      ["prepare", "tracknet"], ["prepare", "video"]])
 def test_every_help_shows_an_example(command):
     result = tracknet(*command, "--help")
@@ -34,7 +34,7 @@ def test_help_lists_commands_in_lifecycle_order_and_wraps_at_the_terminal():
                             timeout=120, env={**os.environ, "COLUMNS": "100"})
     lines = result.stdout.splitlines()
     first = [next(i for i, line in enumerate(lines) if line.startswith(f"│ {name} "))
-             for name in ("prepare", "train", "eval", "predict-video", "export", "benchmark")]
+             for name in ("prepare", "train", "eval", "predict-video", "adapt", "export", "benchmark")]
     assert first == sorted(first)
     # eval's docstring breaks after "On a"; unwrapped, the terminal fills that line instead
     eval_text = " ".join(line.strip("│ ") for line in lines[first[2]:first[3]])

@@ -121,6 +121,7 @@ class AdaptResult:
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage
     seconds: float = 0.0
     source: Path | None = None  # the round's best.pt that became `weights`
+    interrupted: bool = False  # Ctrl-C ended the rounds early
 
 
 def adapt(videos: list[str | Path], weights: Path, run_dir: Path, options: AdaptOptions | None = None,
@@ -195,15 +196,20 @@ def adapt(videos: list[str | Path], weights: Path, run_dir: Path, options: Adapt
         round_dir = run_dir / f"round{round_number}"
         with _stage(f"round{round_number}_train", stages):
             trained = Trainer(train_cfg, task_of(train_cfg), round_dir, console).fit()
-        if trained.interrupted:
-            raise KeyboardInterrupt
         best = round_dir / "weights" / "best.pt"
-        with _stage(f"round{round_number}_held_out", stages):
-            round_model, _, _ = load_weights(best, device)
-            scores = held_out_scores(round_model, train_cfg, device)
-        result.rounds.append(RoundReport(round_number, {p.name: labels[p][1].counts() for p in paths},
-                                         len(train_clips), trained.epochs_done, round(minutes, 2), scores, str(best)))
-        current = best
+        if trained.interrupted:  # Ctrl-C: what was trained so far is judged like a finished round
+            say("[yellow]Interrupted: judging what was trained so far[/]")
+            result.interrupted = True
+        if best.is_file():
+            with _stage(f"round{round_number}_held_out", stages):
+                round_model, _, _ = load_weights(best, device)
+                scores = held_out_scores(round_model, train_cfg, device)
+            result.rounds.append(RoundReport(round_number, {p.name: labels[p][1].counts() for p in paths},
+                                             len(train_clips), trained.epochs_done, round(minutes, 2), scores,
+                                             str(best)))
+            current = best
+        if trained.interrupted:
+            break
     _decide(result)
     result.weights.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(result.source or weights, result.weights)
@@ -237,12 +243,12 @@ def _decide(result: AdaptResult) -> None:
         if gain >= MIN_GAIN and loss <= MAX_LOSS and (best is None or gain > best[0]):
             best = (gain, candidate)
     if best is None:
-        result.verdict = (f"kept the starting weights: no round won {MIN_GAIN} F1 on the held-out composites "
+        result.verdict = (f"Kept the starting weights: no round won {MIN_GAIN} F1 on the held-out composites "
                           f"while losing at most {MAX_LOSS} on the held-out real frames")
         return
     gain, chosen = best
     result.adapted, result.source = True, Path(chosen.weights)
-    result.verdict = (f"adapted (round {chosen.round}): held-out composite F1 {start.get(composite, 0):.3f} -> "
+    result.verdict = (f"Adapted (round {chosen.round}): held-out composite F1 {start.get(composite, 0):.3f} -> "
                       f"{chosen.held_out.get(composite, 0):.3f}, real {start.get(real, float('nan')):.3f} -> "
                       f"{chosen.held_out.get(real, float('nan')):.3f}")
 
@@ -250,7 +256,8 @@ def _decide(result: AdaptResult) -> None:
 def write_report(result: AdaptResult) -> None:
     """`report.json` (everything) and `summary.md` (what a user reads) in the run folder."""
     report = {"version": __version__, "weights": str(result.weights), "start_weights": str(result.start_weights),
-              "adapted": result.adapted, "verdict": result.verdict, "start_held_out": result.start_held_out,
+              "adapted": result.adapted, "verdict": result.verdict, "interrupted": result.interrupted,
+              "start_held_out": result.start_held_out,
               "rounds": [asdict(r) for r in result.rounds], "shots": result.shots, "skipped": result.skipped,
               "stages_seconds": {k: round(v, 1) for k, v in result.stages.items()},
               "seconds": round(result.seconds, 1)}

@@ -9,7 +9,7 @@ import traceback
 import typer
 
 from tracknet_cli import __version__
-from tracknet_cli.cli import benchmark, export, predict_video, prepare, train
+from tracknet_cli.cli import adapt, benchmark, export, predict_video, prepare, train
 from tracknet_cli.cli import eval as eval_command
 from tracknet_cli.cli.help import HelpGroup
 from tracknet_cli.console import error_console
@@ -60,6 +60,7 @@ app.add_typer(prepare.app, name="prepare")
 app.command(name="train")(train.train)
 app.command(name="eval")(eval_command.evaluate)
 app.command(name="predict-video")(predict_video.predict_video)
+app.command(name="adapt")(adapt.adapt)
 app.command(name="export")(export.export)
 app.command(name="benchmark")(benchmark.benchmark)
 

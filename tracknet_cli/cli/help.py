@@ -8,7 +8,7 @@ import inspect
 import click
 from typer.core import TyperGroup
 
-LIFECYCLE = ("prepare", "train", "eval", "predict-video", "export", "benchmark")
+LIFECYCLE = ("prepare", "train", "eval", "predict-video", "adapt", "export", "benchmark")
 
 
 def unwrapped(text: str | None) -> str | None:

@@ -35,6 +35,8 @@ def predict_video(
     max_gap: int = typer.Option(5, "--max-gap", min=0, help="Fill gaps of up to this many frames inside "
                                 "one flight (0: none)."),
     smooth: bool = typer.Option(False, "--smooth/--no-smooth", help="Light smoothing of the track."),
+    adapt: bool = typer.Option(False, "--adapt", help="First adapt the ball model to these videos (tracknet adapt "
+                               "with its defaults, about 10 minutes), then predict with the adapted weights."),
     name: str = typer.Option(None, "--name", help="Run name under runs/predict/."),
     exist_ok: bool = exist_ok_option(),
 ) -> None:
@@ -46,6 +48,7 @@ def predict_video(
     Examples: [bold]tracknet predict-video match.mp4 --overlay --plot[/]
               [bold]tracknet predict-video set1.mp4 set2.mp4 highlights/ --overlay[/]
               [bold]tracknet predict-video clip.mp4 --weights refdet.pt --templates obj/ --overlay[/]
+              [bold]tracknet predict-video match.mp4 --adapt --overlay[/]
     """
     from tracknet_cli.commands.predict import predict_video as run
     from tracknet_cli.inference.trajectory import TrajectoryConfig
@@ -54,6 +57,13 @@ def predict_video(
     trajectory = TrajectoryConfig(track=track, fill_gaps=max_gap > 0, max_gap=max_gap, smooth=smooth)
     options = VideoOptions(batch_size=batch_size, threshold=threshold, overlay=overlay, plot=plot, report=report,
                            templates=templates, trajectory=trajectory)
+    if adapt:
+        from tracknet_cli.adaptation.adapt import AdaptOptions
+        from tracknet_cli.commands.adapt import adapt as run_adapt
+
+        adapted = run_adapt(videos, weights, AdaptOptions(device=device), name, exist_ok, console, console.print)
+        console.print(f"{adapted.verdict}; predicting with {adapted.weights}")
+        weights = adapted.weights
     with progress_bar("frames") as bar:
         task = bar.add_task("Predicting", total=None)
         run_ = run(videos, weights, device, options, given=given_options(ctx, TASK_OPTIONS), name=name,
