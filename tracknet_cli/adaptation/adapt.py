@@ -48,6 +48,7 @@ from tracknet_cli.adaptation.scene_data import (
     BlockPlan,
     FrameStore,
     composite_clips,
+    write_ball_removed_clips,
     write_data_config,
     write_pseudo_clips,
 )
@@ -170,12 +171,19 @@ def adapt(videos: list[str | Path], weights: Path, run_dir: Path, options: Adapt
         train_clips = composite_train[:]
         for k, path in enumerate(paths):
             seen, found = labels[path]
-            game = first_pseudo_game + k
+            game = first_pseudo_game + 4 * k  # per video: its train and held-out clips, each also ball-removed
             train_clips += write_pseudo_clips(data_root, game, stores[path], found, seen.letterbox, False, shortest)
+            train_clips += write_ball_removed_clips(data_root, game + 2, stores[path], found, seen.letterbox,
+                                                    seen.info.fps, False, shortest)
         if val_real is None:  # the held-out real frames keep the first round's labels
-            val_real = [clip for k, path in enumerate(paths) for clip in
-                        write_pseudo_clips(data_root, first_pseudo_game + len(paths) + k, stores[path],
-                                           labels[path][1], labels[path][0].letterbox, True, shortest)]
+            val_real = []
+            for k, path in enumerate(paths):
+                seen, found = labels[path]
+                game = first_pseudo_game + 4 * k
+                val_real += write_pseudo_clips(data_root, game + 1, stores[path], found, seen.letterbox, True,
+                                               shortest)
+                val_real += write_ball_removed_clips(data_root, game + 3, stores[path], found, seen.letterbox,
+                                                     seen.info.fps, True, shortest)
         data_yaml = write_data_config(data_root, train_clips, val_real, composite_val)
         train_cfg = _training_config(cfg, data_yaml, current, options)
         if round_number == 1:

@@ -18,7 +18,9 @@ between hits and bounces, still objects already out) that is
 
 (the speed limit is the tracker's: a flight never jumps faster than a ball flies). The frames the
 tracker filled inside such a flight, at most MAX_FILL in a row, are ball labels too: the ball the
-model missed, where its own flight says it was, is what adaptation teaches.
+model missed, where its own flight says it was, is what adaptation teaches. The EDGE_SECONDS at
+each end of a flight stay unlabelled: there the ball meets a racket, a hand or the court, and a
+flight's first frames may be the ball still in the server's hand, which is not in play.
 
 A frame is NO_BALL when it is in view, belongs to no flight, and no candidate that moves (one that
 `still_candidates` does not call still) was detected within QUIET_SECONDS of it: between points,
@@ -46,6 +48,7 @@ FIT_SECONDS = 0.5
 MAX_RESIDUAL = 1.5
 MIN_TRAVEL = 0.03  # frame lengths: 58 px at 1080p
 MAX_FILL = 3
+EDGE_SECONDS = 0.07  # two frames at 30 fps
 QUIET_SECONDS = 2.0
 
 
@@ -95,7 +98,8 @@ def select_pseudo_labels(track: Track, candidates: list[np.ndarray], times: np.n
         verdicts.append(verdict)
         if verdict.rejected:
             continue
-        labelled = frames[~track.interpolated[frames] | _short_gaps(track.interpolated, frames)]
+        inner = slice(round(EDGE_SECONDS * fps), len(frames) - round(EDGE_SECONDS * fps))
+        labelled = frames[inner][~track.interpolated[frames[inner]] | _short_gaps(track.interpolated, frames)[inner]]
         state[labelled], xy[labelled] = BALL, track.xy[labelled]
         filled[labelled] = track.interpolated[labelled]
     quiet = ~_near(_moving_candidates(candidates, fps, extent, noise), round(QUIET_SECONDS * fps))

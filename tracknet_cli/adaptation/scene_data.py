@@ -3,6 +3,7 @@ into the user's own shots, in the TrackNet layout the trainer reads.
 
     DATA/frames/v<k>/<frame>.jpg           the model's input of the frames kept (as predict-video sees them)
     DATA/game<g>/Clip<c>/...               pseudo-labelled stretches: hard links to those frames
+    DATA/game<g>/Clip<c>/...               the same real frames with the ball painted out: no ball
     DATA/game<g>/Clip<c>/...               composites (`real_backgrounds.render_backdrops`)
     DATA/data.yaml                         the data config: train and val clips, and each val part
 
@@ -12,6 +13,12 @@ MIN_BLOCKS of them): every HOLDOUT_EVERY-th block, from the middle of the first 
 out for validation, the rest trains, so the held-out frames are never neighbours of trained ones.
 A long video keeps every k-th block, at most `max_frames` frames in all, and memory stays flat:
 frames go to disk as they are decoded.
+
+Real frames without a ball are rare in a rally, and the pseudo-labels trust few of them. So every
+frame with a pseudo-labelled ball is also stored with that ball painted out (the median of the
+nearest stored frames whose ball is elsewhere, over a capsule along its streak): the real players,
+their hands and shoes, the court and the crowd, labelled as no ball, which a model nudged towards
+finding more of this footage's ball must still leave alone.
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ MIN_BLOCKS = 5
 HOLDOUT_EVERY = 5  # one block in five is held out: 20 % of the frames
 HOLDOUT_PHASE = 2  # ... the third of each five: the middle of a clip of five blocks
 JPEG_QUALITY = 95  # of the stored model inputs: near-lossless, the video's own compression stays
+PAINT_RADIUS = 4  # model-input px painted either side of a ball's streak (a ball is 2-4 px at 512 wide)
+PAINT_SOURCES = 6  # stored frames a painted patch is the median of (at least half of them needed)
+PAINT_REACH = 2.0  # seconds: the farthest a source frame may be (the camera moves)
 VAL_PARTS = ("val_real", "val_composite")  # the held-out checks, each a split of data.yaml
 
 
@@ -122,6 +132,55 @@ def _stretches(labels: PseudoLabels, store: FrameStore, held_out: bool, shortest
         return []
     breaks = np.flatnonzero((np.diff(frames) != 1) | (np.diff(frames // plan.length) != 0)) + 1
     return [run for run in np.split(frames, breaks) if len(run) >= shortest]
+
+
+def write_ball_removed_clips(root: Path, game: int, store: FrameStore, labels: PseudoLabels,
+                             letterbox: Letterbox, fps: float, held_out: bool, shortest: int) -> list[str]:
+    """The stored frames with a pseudo-labelled ball (held-out blocks or the others), the ball
+    painted out, as no-ball clips of game `game`; returns their clip ids."""
+    game_dir = root / f"game{game}"
+    shutil.rmtree(game_dir, ignore_errors=True)
+    known = np.array([f for f in np.flatnonzero(labels.state != UNKNOWN) if store.path(f).is_file()], dtype=int)
+    points = letterbox.to_input(labels.xy)  # [N, 2], NaN without a ball
+    reach = round(PAINT_REACH * fps)
+    painted: dict[int, np.ndarray] = {}
+    for frame in known:
+        if labels.state[frame] != BALL or store.plan.held_out(frame) != held_out:
+            continue
+        near = known[np.argsort(np.abs(known - frame), kind="stable")]
+        elsewhere = [f for f in near if f != frame and abs(f - frame) <= reach
+                     and not (np.linalg.norm(points[f] - points[frame]) <= 4 * PAINT_RADIUS)]  # NaN: no ball
+        if len(elsewhere) >= PAINT_SOURCES // 2:
+            painted[frame] = _painted(store, frame, points, elsewhere[:PAINT_SOURCES])
+    clips = []
+    frames = np.array(sorted(painted), dtype=int)
+    breaks = np.flatnonzero((np.diff(frames) != 1) | (np.diff(frames // store.plan.length) != 0)) + 1
+    for run in (run for run in np.split(frames, breaks) if len(run) >= shortest):
+        clip_dir = game_dir / f"Clip{len(clips) + 1}"
+        clip_dir.mkdir(parents=True)
+        for frame in run:
+            path = clip_dir / store.path(frame).name
+            cv2.imwrite(str(path), painted[frame], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        write_tennis_labels(clip_dir / "Label.csv", pd.DataFrame({
+            "frame": run, "file": [store.path(frame).name for frame in run], "visibility": 0, "x": np.nan,
+            "y": np.nan, "status": -1}, columns=LABEL_COLUMNS))
+        clips.append(f"game{game}/{clip_dir.name}")
+    return clips
+
+
+def _painted(store: FrameStore, frame: int, points: np.ndarray, sources: list[int]) -> np.ndarray:
+    """Stored `frame` (BGR) with its ball painted over: a capsule from halfway to the ball's
+    position in the frame before to halfway to the next (its streak), PAINT_RADIUS wide, filled
+    with the per-pixel median of the `sources` frames."""
+    image = cv2.imread(str(store.path(frame)))
+    ends = [(points[frame] + points[s]) / 2 if 0 <= s < len(points) and np.isfinite(points[s]).all()
+            else points[frame] for s in (frame - 1, frame + 1)]
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.line(mask, tuple(int(v) for v in np.round(ends[0])), tuple(int(v) for v in np.round(ends[1])), 255,
+             2 * PAINT_RADIUS + 1)
+    background = np.median(np.stack([cv2.imread(str(store.path(s))) for s in sources]), axis=0).astype(np.uint8)
+    image[mask > 0] = background[mask > 0]
+    return image
 
 
 def _link(source: Path, target: Path) -> None:
