@@ -114,7 +114,7 @@ def test_adapt_options_are_checked():
 def adapted_sample(tmp_path_factory):
     """The sample clip adapted with a tiny budget (one round, few composites)."""
     run_dir = tmp_path_factory.mktemp("adapt") / "run"
-    options = AdaptOptions(budget_minutes=0.6, rounds=1, composite_frames=120, device="cpu", workers=1)
+    options = AdaptOptions(budget_minutes=0.4, rounds=1, composite_frames=120, device="cpu", workers=1)
     return adapt([SAMPLE], builtin_weights(), run_dir, options)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,22 +13,15 @@ from tracknet_cli.cli.help import HelpGroup
 from tracknet_cli.cli.options import exist_ok_option, flags, given_options, parse_size
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 from tracknet_cli.datasets.card import write_card
-from tracknet_cli.datasets.refdet_layout import SPLITS, RefdetReport, scan_refdet
-from tracknet_cli.datasets.synthetic import (
-    BackgroundSpec,
-    RefdetSpec,
-    SyntheticSpec,
-    generate_background_dataset,
-    generate_refdet_dataset,
-    generate_synthetic_dataset,
-    load_preset,
-)
-from tracknet_cli.datasets.validate import ValidationReport, validate_tracknet
 from tracknet_cli.datasets.video import video_files
-from tracknet_cli.datasets.video_clip import video_to_clip
 from tracknet_cli.errors import DataError, LabelError
 from tracknet_cli.fileio import file_digest, write_json
 from tracknet_cli.runs import new_run_dir
+
+if TYPE_CHECKING:  # the datasets import torch and pandas: loaded when a command runs, not for --help
+    from tracknet_cli.datasets.refdet_layout import RefdetReport
+    from tracknet_cli.datasets.synthetic import BackgroundSpec, RefdetSpec, SyntheticSpec
+    from tracknet_cli.datasets.validate import ValidationReport
 
 app = typer.Typer(
     cls=HelpGroup,
@@ -108,6 +102,8 @@ def synthetic(
 
     Example: [bold]tracknet prepare synthetic --task refdet --out data/refdet_synthetic --objects 8[/]
     """
+    from tracknet_cli.datasets.synthetic import BackgroundSpec, RefdetSpec
+
     _reject_options_of_other_task(ctx, task)
     out = out or DEFAULT_OUT[task]
     if task is SyntheticTask.refdet:
@@ -130,6 +126,8 @@ def synthetic(
 
 
 def _ball_spec(ctx: typer.Context, preset: str, **options) -> SyntheticSpec:
+    from tracknet_cli.datasets.synthetic import load_preset
+
     """The preset's spec with the options the command line gave (by spec field) put over it."""
     fields = {"games": "games", "clips_per_game": "clips", "frames_per_clip": "frames",
               "width": "width", "height": "height", "seed": "seed", "jpeg_quality": "quality"}
@@ -153,6 +151,8 @@ def _reject_options_of_other_task(ctx: typer.Context, task: SyntheticTask) -> No
 
 def _synthetic_ball(out: Path, preset: str, spec: SyntheticSpec, cache_size: tuple[int, int] | None, workers: int,
                     overwrite: bool, run_dir: Path, backgrounds: list[Path], composites: BackgroundSpec) -> None:
+    from tracknet_cli.datasets.synthetic import generate_background_dataset, generate_synthetic_dataset
+
     total = spec.games * spec.clips_per_game * spec.frames_per_clip
     with progress_bar("frames") as progress:
         task_id = progress.add_task("Rendering", total=total)
@@ -178,6 +178,8 @@ def _synthetic_ball(out: Path, preset: str, spec: SyntheticSpec, cache_size: tup
 
 def _synthetic_refdet(out: Path, spec: RefdetSpec, workers: int, overwrite: bool,
                       run_dir: Path) -> None:
+    from tracknet_cli.datasets.synthetic import generate_refdet_dataset
+
     total = spec.objects * (spec.frames_per_object + spec.val_frames_per_object)
     with progress_bar("images") as progress:
         task_id = progress.add_task("Rendering", total=total)
@@ -242,6 +244,8 @@ def video(
 
     Example: [bold]tracknet prepare video rally.mp4 --labels rally_ball.csv --out data/mine/game1/Clip1[/]
     """
+    from tracknet_cli.datasets.video_clip import video_to_clip
+
     run_dir = new_run_dir("prepare", name, exist_ok)
     with progress_bar("frames") as progress:
         task = progress.add_task("Extracting", total=None)
@@ -257,6 +261,8 @@ def video(
 
 
 def _scan_refdet_with_progress(root: Path) -> RefdetReport:
+    from tracknet_cli.datasets.refdet_layout import scan_refdet
+
     with progress_bar("images") as progress:
         task = progress.add_task("Checking", total=None)
         return scan_refdet(root, on_start=lambda n: progress.update(task, total=n),
@@ -264,6 +270,8 @@ def _scan_refdet_with_progress(root: Path) -> RefdetReport:
 
 
 def _validate_with_progress(root: Path, cache_size: tuple[int, int] | None, workers: int) -> ValidationReport:
+    from tracknet_cli.datasets.validate import validate_tracknet
+
     label = f"Checking{' and caching' if cache_size else ''}"
     with progress_bar("clips") as progress:
         task = progress.add_task(label, total=None)
@@ -292,6 +300,8 @@ def _report(report: ValidationReport, run_dir: Path) -> None:
 
 
 def _report_refdet(report: RefdetReport, run_dir: Path) -> None:
+    from tracknet_cli.datasets.refdet_layout import SPLITS
+
     summary = report.summary()
     rows = [("objects", summary["objects"]), ("templates", summary["templates"])]
     for split in SPLITS:
