@@ -32,6 +32,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from tracknet_cli.adaptation.scene_data import paint_out
 from tracknet_cli.datasets.labels import read_labels
 from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.devices import select_device
@@ -67,14 +68,10 @@ def without_ball(video: Path, labels: pd.DataFrame, out: Path, neighbours: int =
     radius = max(8, round(frames.shape[1] / 160))  # px: a 1080p ball streak's half-width and more
     painted = frames.copy()
     for t in np.flatnonzero(np.isfinite(points).all(axis=1)):
-        ends = [(points[t] + points[s]) / 2 if 0 <= s < len(points) and np.isfinite(points[s]).all() else points[t]
-                for s in (t - 1, t + 1)]
-        mask = np.zeros(frames.shape[1:3], np.uint8)
-        cv2.line(mask, tuple(np.round(ends[0]).astype(int)), tuple(np.round(ends[1]).astype(int)), 255, 2 * radius)
         far = [s for s in np.argsort(np.abs(np.arange(len(frames)) - t))
                if not np.isfinite(points[s]).all() or np.hypot(*(points[s] - points[t])) > 4 * radius]
         background = np.median(frames[far[:neighbours]], axis=0).astype(np.uint8)
-        painted[t][mask > 0] = background[mask > 0]
+        painted[t] = paint_out(frames[t], points, t, background, 2 * radius)
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, frames.shape[2:0:-1])
     for frame in painted:
         writer.write(frame)

@@ -69,9 +69,8 @@ from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.trajectory import TrajectoryConfig, footage_times
 from tracknet_cli.inference.video_prediction import Detections, detect_video, detection_noise
 from tracknet_cli.tasks import load_config, task_of
-from tracknet_cli.training.checkpoint import load_checkpoint
 from tracknet_cli.training.trainer import Trainer
-from tracknet_cli.weights import load_weights, saved_config
+from tracknet_cli.weights import load_weights
 
 MIN_GAIN = 0.01  # held-out composite F1 an adapted model must win by
 MAX_LOSS = 0.02  # held-out real F1 it may lose
@@ -166,16 +165,16 @@ def adapt(videos: list[str | Path], weights: Path, run_dir: Path, options: Adapt
     first_pseudo_game = len(chosen) + 1
     result = AdaptResult(run_dir, run_dir / "weights" / "best.pt", weights, False, "",
                          {}, shots=[b.name for b in backdrops], skipped=skipped, stages=stages)
-    current, val_real = weights, None
+    current, current_model, val_real = weights, model, None
     for round_number in range(1, options.rounds + 1):
         with _stage(f"round{round_number}_predict", stages):
-            labels = _pseudo_labels(current, paths, backdrops, device, options,
+            labels = _pseudo_labels(current_model, cfg, paths, backdrops, device, options,
                                     stores if round_number == 1 else None, round_number)
         train_clips = composite_train + _real_clips(data_root, labels, stores, first_pseudo_game, shortest, False)
         if val_real is None:  # the held-out real frames keep the first round's labels
             val_real = _real_clips(data_root, labels, stores, first_pseudo_game, shortest, True)
         data_yaml = write_data_config(data_root, train_clips, val_real, composite_val)
-        train_cfg = _training_config(cfg, data_yaml, current, options)
+        train_cfg = _training_config(cfg, data_yaml, current, options)  # every round trains the start's model
         if round_number == 1:
             with _stage("held_out_start", stages):
                 result.start_held_out = held_out_scores(model, train_cfg, device)
@@ -205,7 +204,7 @@ def adapt(videos: list[str | Path], weights: Path, run_dir: Path, options: Adapt
             result.rounds.append(RoundReport(round_number, {p.name: labels[p][1].counts() for p in paths},
                                              len(train_clips), trained.epochs_done, round(minutes, 2), scores,
                                              str(best)))
-            current = best
+            current, current_model = best, round_model
         if trained.interrupted:
             break
     _decide(result)
@@ -325,12 +324,11 @@ def _spread(items: list, most: int) -> list:
     return [items[round(i)] for i in np.linspace(0, len(items) - 1, most)]
 
 
-def _pseudo_labels(weights: Path, paths: list[Path], backdrops: list[Backdrop], device: torch.device,
-                   options: AdaptOptions, stores: dict[Path, FrameStore] | None,
+def _pseudo_labels(model: torch.nn.Module, cfg: DictConfig, paths: list[Path], backdrops: list[Backdrop],
+                   device: torch.device, options: AdaptOptions, stores: dict[Path, FrameStore] | None,
                    round_number: int) -> dict[Path, tuple[Detections, PseudoLabels]]:
-    """Each video's detections by `weights` and the pseudo-labels they give (storing frames into
+    """Each video's detections by `model` and the pseudo-labels they give (storing frames into
     `stores` on the way, when given)."""
-    model, cfg, _ = load_weights(weights, device)
     predictor = Predictor.from_loaded(model, cfg, device)
     found = {}
     with progress_bar("frames") as bar:
@@ -353,11 +351,10 @@ def _pseudo_labels(weights: Path, paths: list[Path], backdrops: list[Backdrop], 
 
 
 def _training_config(cfg: DictConfig, data_yaml: Path, start: Path, options: AdaptOptions) -> DictConfig:
-    """The fine-tuning config: the checkpoint's own model on the adapt data, from `start`'s weights."""
-    model = to_container(saved_config(load_checkpoint(start)).model)
-    train_cfg = load_config(data_yaml, model, options.training,
+    """The fine-tuning config: the model of `cfg` (as `load_weights` gives it: no pretrained files to
+    load) on the adapt data, from `start`'s weights."""
+    train_cfg = load_config(data_yaml, to_container(cfg.model), options.training,
                             [f"training.seed={options.seed}", f"training.device={options.device}"])
-    train_cfg.model.backbone.use_pretrained = False  # the checkpoint holds the weights
     train_cfg.training.init_weights = str(Path(start).resolve())
     return train_cfg
 

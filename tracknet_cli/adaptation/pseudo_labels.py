@@ -37,7 +37,7 @@ import numpy as np
 
 from tracknet_cli.inference.ball_in_play import still_candidates
 from tracknet_cli.inference.track_picking import padded
-from tracknet_cli.inference.trajectory import Track
+from tracknet_cli.inference.trajectory import Track, true_runs
 
 BALL, NO_BALL, UNKNOWN = 1, 0, -1
 
@@ -145,16 +145,10 @@ def _cubic_misfit(seconds: np.ndarray, points: np.ndarray) -> float:
 
 def _short_gaps(interpolated: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """[len(frames)] bool: which of a flight's frames lie in a filled run of at most MAX_FILL."""
-    run = np.zeros(len(frames), dtype=bool)
-    filled = interpolated[frames]
-    start = None
-    for i, is_filled in enumerate(np.append(filled, False)):
-        if is_filled and start is None:
-            start = i
-        elif not is_filled and start is not None:
-            run[start:i] = i - start <= MAX_FILL
-            start = None
-    return run
+    short = np.zeros(len(frames), dtype=bool)
+    for start, stop in true_runs(interpolated[frames]):
+        short[start:stop] = stop - start <= MAX_FILL
+    return short
 
 
 def _moving_candidates(candidates: list[np.ndarray], fps: float, extent: float, noise: float) -> np.ndarray:

@@ -126,8 +126,15 @@ def write_pseudo_clips(root: Path, game: int, store: FrameStore, labels: PseudoL
 def _stretches(labels: PseudoLabels, store: FrameStore, held_out: bool, shortest: int) -> list[np.ndarray]:
     """Runs of consecutive labelled, stored frames of one block each, in the asked part."""
     plan = store.plan
-    frames = np.array([f for f in np.flatnonzero(labels.state != UNKNOWN)
-                       if plan.held_out(f) == held_out and store.path(f).is_file()], dtype=int)
+    frames = [f for f in np.flatnonzero(labels.state != UNKNOWN)
+              if plan.held_out(f) == held_out and store.path(f).is_file()]
+    return _runs_in_blocks(frames, plan, shortest)
+
+
+def _runs_in_blocks(frames: list[int], plan: BlockPlan, shortest: int) -> list[np.ndarray]:
+    """The runs of consecutive `frames` (ascending) that lie in one block, `shortest` or longer:
+    the windows of a clip never cross a gap or reach from a held-out block into a trained one."""
+    frames = np.asarray(frames, dtype=int)
     if len(frames) == 0:
         return []
     breaks = np.flatnonzero((np.diff(frames) != 1) | (np.diff(frames // plan.length) != 0)) + 1
@@ -153,9 +160,7 @@ def write_ball_removed_clips(root: Path, game: int, store: FrameStore, labels: P
         if len(elsewhere) >= PAINT_SOURCES // 2:
             painted[frame] = _painted(store, frame, points, elsewhere[:PAINT_SOURCES])
     clips = []
-    frames = np.array(sorted(painted), dtype=int)
-    breaks = np.flatnonzero((np.diff(frames) != 1) | (np.diff(frames // store.plan.length) != 0)) + 1
-    for run in (run for run in np.split(frames, breaks) if len(run) >= shortest):
+    for run in _runs_in_blocks(sorted(painted), store.plan, shortest):
         clip_dir = game_dir / f"Clip{len(clips) + 1}"
         clip_dir.mkdir(parents=True)
         for frame in run:
@@ -169,18 +174,22 @@ def write_ball_removed_clips(root: Path, game: int, store: FrameStore, labels: P
 
 
 def _painted(store: FrameStore, frame: int, points: np.ndarray, sources: list[int]) -> np.ndarray:
-    """Stored `frame` (BGR) with its ball painted over: a capsule from halfway to the ball's
-    position in the frame before to halfway to the next (its streak), PAINT_RADIUS wide, filled
-    with the per-pixel median of the `sources` frames."""
-    image = cv2.imread(str(store.path(frame)))
+    """Stored `frame` (BGR) with its ball painted over with the per-pixel median of the `sources`."""
+    background = np.median(np.stack([cv2.imread(str(store.path(s))) for s in sources]), axis=0).astype(np.uint8)
+    return paint_out(cv2.imread(str(store.path(frame))), points, frame, background, 2 * PAINT_RADIUS + 1)
+
+
+def paint_out(image: np.ndarray, points: np.ndarray, frame: int, background: np.ndarray, width: int) -> np.ndarray:
+    """`image` (frame `frame` of a video whose ball is at `points` [N, 2], NaN where none) with its
+    ball replaced by `background`: a capsule `width` px wide along its streak, from halfway to its
+    position in the frame before to halfway to the next."""
     ends = [(points[frame] + points[s]) / 2 if 0 <= s < len(points) and np.isfinite(points[s]).all()
             else points[frame] for s in (frame - 1, frame + 1)]
     mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.line(mask, tuple(int(v) for v in np.round(ends[0])), tuple(int(v) for v in np.round(ends[1])), 255,
-             2 * PAINT_RADIUS + 1)
-    background = np.median(np.stack([cv2.imread(str(store.path(s))) for s in sources]), axis=0).astype(np.uint8)
-    image[mask > 0] = background[mask > 0]
-    return image
+    cv2.line(mask, tuple(int(v) for v in np.round(ends[0])), tuple(int(v) for v in np.round(ends[1])), 255, width)
+    painted = image.copy()
+    painted[mask > 0] = background[mask > 0]
+    return painted
 
 
 def _link(source: Path, target: Path) -> None:

@@ -209,7 +209,7 @@ def fill_gaps(xy: np.ndarray, max_gap: int, segment: np.ndarray | None = None,
     times = frame_times(xy) if times is None else times
     filled = xy.copy()
     interpolated = np.zeros(len(xy), dtype=bool)
-    for start, stop in _runs(segment < 0):
+    for start, stop in true_runs(segment < 0):
         if (start == 0 or stop == len(xy) or stop - start > max_gap
                 or segment[start - 1] != segment[stop]):  # an end, too long, or between two flights
             continue
@@ -327,7 +327,7 @@ def candidates_from_points(xy: np.ndarray, score: float | np.ndarray = 1.0) -> l
             for (x, y), s in zip(xy, scores)]
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Half-open (start, stop) of every run of True in a [N] bool mask."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))

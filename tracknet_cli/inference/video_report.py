@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tracknet_cli.html_page import key_value_table, links, write_page
-from tracknet_cli.inference.trajectory import Track
+from tracknet_cli.inference.trajectory import Track, true_runs
 
 STRIP_WIDTH, STRIP_HEIGHT = 1000, 90  # SVG user units; the strip scales to the page's width
 IN_PLAY, FILLED = "#2e9d4f", "#e0a82e"  # detected ball in play, gap filled inside a flight
@@ -27,7 +27,7 @@ def confidence_strip(track: Track, top_scores: np.ndarray, threshold: float) -> 
     width = STRIP_WIDTH / max(n, 1)
     columns = []
     for colour, frames in ((IN_PLAY, track.visible & ~track.interpolated), (FILLED, track.interpolated)):
-        for start, stop in _runs(frames):
+        for start, stop in true_runs(frames):
             columns.append(f'<rect x="{start * width:.2f}" y="0" width="{(stop - start) * width:.2f}" '
                            f'height="{STRIP_HEIGHT}" fill="{colour}" opacity="0.35"/>')
     xs = (np.arange(n) + 0.5) * width
@@ -40,12 +40,6 @@ def confidence_strip(track: Track, top_scores: np.ndarray, threshold: float) -> 
             f'stroke-dasharray="6 4" vector-effect="non-scaling-stroke"/>'
             f'<polyline points="{line}" fill="none" stroke="#1f4e99" stroke-width="1.5" '
             f'vector-effect="non-scaling-stroke"/></svg>')
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) of each run of True in `mask`."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
 def write_video_report(path: Path, title: str, summary: list[tuple[str, object]], track: Track,
