@@ -34,6 +34,7 @@ and for the realworld renderer:
 and for ball flights rendered into real footage (`--backgrounds VIDEO`):
 
     shots.py              a video's shots (cuts found), each one's clean plate, noise, compression
+    court_lines.py        the painted lines' pixels in a plate and the straight lines through them
     court_calibration.py  the camera of a plate from its court lines, or why there is none
     composite.py          a plate and its camera as the backdrop of a ClipScene
     real_backgrounds.py   the entry point: backdrops of every shot with a court, clips on disk

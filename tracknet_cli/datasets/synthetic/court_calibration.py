@@ -4,14 +4,7 @@ World coordinates are the renderer's (court.py): metres, origin at the centre of
 ground, X to the camera's right, Y away from it, Z up. The model's lines are the painted lines'
 centres at the ITF positions, as background.py draws them. Image coordinates are pixel centres.
 
-1. Line pixels: the crests of thin, bright, unsaturated, oriented stripes. A pixel is on a line
-   when it is brighter by CONTRAST than both pixels `reach` px away on either side (horizontally
-   or vertically) and a crest in that direction, has little colour, and its surroundings have one
-   dominant direction: court lines are white stripes on a coloured court; wide bright areas fail
-   the first test, coloured marks the second, crowds and lettering the third.
-2. Candidate lines: the strongest Hough lines of those pixels, near-duplicates dropped, split into
-   lines "across" the view (near horizontal: baselines, service lines, the net tape) and "along" it
-   (steep: sidelines, the centre line).
+1. Line pixels and 2. candidate lines across and along the view: court_lines.py.
 3. Model fit: every pair of across lines with every pair of along lines is a quadrilateral; matched
    to every ordered pair of model lines it gives a ground homography, scored by where the model's
    nine lines land (the share of them, weighted by their image length, on line pixels, less the
@@ -43,6 +36,7 @@ from tracknet_cli.datasets.synthetic.court import (
     HALF_SINGLES,
     SERVICE_LINE,
 )
+from tracknet_cli.datasets.synthetic.court_lines import REFERENCE_WIDTH, candidate_lines, fit_line, line_pixels
 
 # Lines of the model: Y of those across the view, far to near; X of those along it, left to right.
 ACROSS_Y = np.array([HALF_LENGTH, SERVICE_LINE, -SERVICE_LINE, -HALF_LENGTH])
@@ -50,17 +44,8 @@ ALONG_X = np.array([-HALF_DOUBLES, -HALF_SINGLES, 0.0, HALF_SINGLES, HALF_DOUBLE
 OUTLINE = np.array([[-HALF_DOUBLES, -HALF_LENGTH, 1.0], [HALF_DOUBLES, -HALF_LENGTH, 1.0],
                     [HALF_DOUBLES, HALF_LENGTH, 1.0], [-HALF_DOUBLES, HALF_LENGTH, 1.0]])
 
-# Pixel sizes are for a 1280-wide frame and scale with the width.
-REFERENCE_WIDTH = 1280
-REACH = 6.0  # px either side of a line pixel where the court must be darker (lines < 2 REACH wide)
-CONTRAST = 18  # grey levels a line pixel is brighter than the court beside it
-MAX_SATURATION = 110  # HSV saturation (0-255) above which a pixel is paint, not a white line
-MIN_COHERENCE = 0.5  # structure-tensor coherence (0: no direction, 1: one) of a line's surroundings
+# Pixel sizes are for a 1280-wide frame (court_lines.REFERENCE_WIDTH) and scale with the width.
 HIT_RADIUS = 3.0  # px: a model sample within this of a line pixel lands on the line
-CANDIDATES = 10  # Hough lines kept per direction
-CLAIM = 2.0  # px: a candidate line takes the line pixels this close to it from weaker ones
-SUPPORT = 1000  # candidate lines' pixels kept to measure how much of them a hypothesis explains
-ACROSS_TILT, ALONG_TILT = np.radians(20), np.radians(30)  # across: flatter; along: steeper
 MIN_SIDE = 12.0  # px: a shorter side of a line quadrilateral cannot tell model lines apart
 MIN_AREA = 0.02  # share of the frame the court's outline must cover
 SAMPLE_STEP = 0.5  # metres between a model line's samples when scoring
@@ -101,7 +86,7 @@ def calibrate_court(image: np.ndarray) -> CourtCalibration | NoCourt:
     mask = line_pixels(image)
     if mask.sum() < 0.002 * mask.size * 255:
         return NoCourt("almost no thin bright lines in view")
-    across, along, support = _candidate_lines(mask)
+    across, along, support = candidate_lines(mask)
     if len(across) < 2 or len(along) < 2:
         return NoCourt(f"too few straight lines ({len(across)} across the view, {len(along)} "
                        "along it)")
@@ -132,37 +117,6 @@ def calibrate_court(image: np.ndarray) -> CourtCalibration | NoCourt:
     return CourtCalibration(camera, keypoints, world, rms, float(errors.max()), score)
 
 
-def line_pixels(image: np.ndarray) -> np.ndarray:
-    """uint8 mask (255 on line pixels) of the centres of thin, bright, unsaturated, oriented
-    stripes in a BGR image: one or two pixels across a line, however wide it is drawn."""
-    reach = max(1, int(round(REACH * image.shape[1] / REFERENCE_WIDTH)))
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    # The ridge test runs on a slightly blurred copy, so a line's flat white top has one crest.
-    smooth = cv2.GaussianBlur(grey, (0, 0), max(0.7, reach / 4)).astype(np.int16)
-    grey = grey.astype(np.int16)
-    stripes = []
-    for axis in (1, 0):  # stripes crossed left to right (steep lines), then top to bottom
-        darker = [np.roll(grey, shift, axis=axis) for shift in (reach, -reach)]
-        brighter = (grey - darker[0] > CONTRAST) & (grey - darker[1] > CONTRAST)
-        crest = ((smooth >= np.roll(smooth, 1, axis=axis))
-                 & (smooth >= np.roll(smooth, -1, axis=axis)))
-        stripes.append(brighter & crest)
-    grey_ish = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)[..., 1] < MAX_SATURATION
-    mask = (stripes[0] | stripes[1]) & grey_ish & _oriented(grey, reach)
-    mask[:reach], mask[-reach:], mask[:, :reach], mask[:, -reach:] = False, False, False, False
-    return mask.astype(np.uint8) * 255
-
-
-def _oriented(grey: np.ndarray, reach: int) -> np.ndarray:
-    """Where the structure around a pixel has one direction (coherence of the structure tensor
-    over about `reach` px above MIN_COHERENCE): a line, not a crowd, text or foliage."""
-    grey = grey.astype(np.float32)
-    dx, dy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
-    xx, yy, xy = (cv2.GaussianBlur(product, (0, 0), reach)
-                  for product in (dx * dx, dy * dy, dx * dy))
-    return np.sqrt((xx - yy) ** 2 + 4 * xy ** 2) > MIN_COHERENCE * (xx + yy + 1e-6)
-
-
 def court_segments() -> np.ndarray:
     """(9, 2, 2) the model's painted lines as ground segments (x, y metres): across, then along."""
     across = [[(-HALF_DOUBLES if abs(y) == HALF_LENGTH else -HALF_SINGLES, y),
@@ -189,38 +143,6 @@ def court_colour(image: np.ndarray, camera: Camera) -> tuple[int, int, int]:
     if not seen.any():
         raise ValueError("no part of the court is in the image")
     return tuple(int(c) for c in np.median(image[uv[seen, 1], uv[seen, 0]], axis=0))
-
-
-def _candidate_lines(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Up to CANDIDATES Hough lines (homogeneous a, b, c with a x + b y + c = 0, a^2 + b^2 = 1)
-    across and along the view, strongest first, and the pixels (p, 2) they claim. Each line claims
-    the line pixels within CLAIM px of it; a weaker line is kept only if enough pixels are left for
-    it to claim, so a thick line is one candidate, not several at slightly different angles."""
-    height, width = mask.shape
-    reach = CLAIM * width / REFERENCE_WIDTH
-    threshold = max(10, int(0.1 * min(width, height)))
-    found = cv2.HoughLines(mask, 1, np.pi / 720, threshold)
-    if found is None:
-        return np.empty((0, 3)), np.empty((0, 3)), np.empty((0, 2))
-    rho, theta = found[:, 0, 0].astype(np.float64), found[:, 0, 1].astype(np.float64)
-    lines = np.stack([np.cos(theta), np.sin(theta), -rho], axis=1)
-    tilt = np.abs(theta - np.pi / 2)  # angle of the line to the horizontal
-    points = np.argwhere(mask > 0)[:, ::-1].astype(np.float64)
-    groups, claimed = [], np.zeros(len(points), bool)
-    for chosen in (tilt < ACROSS_TILT, tilt > ALONG_TILT):
-        free = np.ones(len(points), bool)
-        kept = []
-        for line in lines[chosen]:
-            close = np.abs(points @ line[:2] + line[2]) <= reach
-            if np.count_nonzero(close & free) >= threshold / 2:
-                kept.append(_fit_line(points[close]))  # Hough's bins are coarse
-                free &= ~close
-                if len(kept) == CANDIDATES:
-                    break
-        groups.append(np.array(kept).reshape(-1, 3))
-        claimed |= ~free
-    support = points[claimed]
-    return groups[0], groups[1], support[::max(1, len(support) // SUPPORT)]
 
 
 def _best_fits(across: np.ndarray, along: np.ndarray, hits: np.ndarray, support: np.ndarray,
@@ -391,14 +313,8 @@ def _refit(homography: np.ndarray, points: np.ndarray, band: float) -> list[np.n
         if near.sum() < MIN_FIT_PIXELS:
             fitted.append(None)
             continue
-        fitted.append(_fit_line(points[near]))
+        fitted.append(fit_line(points[near]))
     return fitted
-
-
-def _fit_line(points: np.ndarray) -> np.ndarray:
-    """The homogeneous line (a, b, c), a^2 + b^2 = 1, through points (n, 2), robust to strays."""
-    vx, vy, x0, y0 = cv2.fitLine(points.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
-    return np.array([vy, -vx, vx * y0 - vy * x0], dtype=np.float64)
 
 
 def _keypoints(fitted: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
