@@ -31,7 +31,7 @@ from tracknet_cli.training.checkpoint import save_checkpoint
 
 TINY = ["model.input_size=[128,72]", "model.heatmap.size=[64,36]", "model.decoder.lateral_dim=8",
         "model.head.channels=8"]
-COLUMNS = ["Frame", "Visibility", "X", "Y", "Confidence", "Interpolated"]
+COLUMNS = ["Frame", "Visibility", "X", "Y", "Confidence", "Interpolated", "Event"]
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,10 @@ def test_fixture_video_gives_93_rows_and_a_full_overlay(tiny_predictor, tmp_path
     track = pd.read_csv(result.csv)
     assert list(track.columns) == COLUMNS and len(track) == 93 and track["Frame"].tolist() == list(range(93))
     assert set(track["Visibility"]) <= {0, 1} and set(track["Interpolated"]) <= {0, 1}
+    events = pd.read_csv(result.events_csv)
+    assert list(events.columns) == ["Frame", "Time", "Event", "X", "Y", "Confidence"]
+    assert events["Frame"].tolist() == track.index[track["Event"].isin(["hit", "bounce"])].tolist()
+    assert (result.hits, result.bounces) == ((events["Event"] == "hit").sum(), (events["Event"] == "bounce").sum())
     capture = cv2.VideoCapture(str(result.overlay))
     assert (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (1920, 1080)
     assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(30.0, abs=0.01)
@@ -125,7 +129,7 @@ def test_fixture_video_gives_93_rows_and_a_full_overlay(tiny_predictor, tmp_path
     fourcc = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode().lower()
     assert result.overlay_codec == H264 and fourcc in ("avc1", "h264")  # the stream, not the name
     assert result.plot.read_bytes()[:4] == b"\x89PNG"
-    written = sorted(p.name for p in (result.csv, result.overlay, result.plot, result.report))
+    written = sorted(p.name for p in (result.csv, result.events_csv, result.overlay, result.plot, result.report))
     assert sorted(p.name for p in tmp_path.iterdir()) == written  # and no temporary files
 
 

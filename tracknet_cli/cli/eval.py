@@ -30,9 +30,12 @@ def evaluate(
     exist_ok: bool = exist_ok_option(),
     attention: int = typer.Option(0, "--attention-maps", min=0, help="Draw where the deformable encoder looks "
                                   "from N predicted balls (PNGs in the run's attention/)."),
+    events: str = typer.Option("learned", "--events", help="Where the labels mark hits and bounces, score "
+                               "those found in each clip's track: learned, flights or none."),
 ) -> None:
-    """Evaluate ball detection: TP/FP1/FP2/FN/TN, precision, recall, F1, L2 error, PCK. On a
-    reference-based detector: precision, recall, F1 and mean IoU at IoU 0.5, AP@0.5 and COCO AP.
+    """Evaluate ball detection: TP/FP1/FP2/FN/TN, precision, recall, F1, L2 error, PCK; where the
+    labels mark hits and bounces (status), event F1 within ±1 and ±2 frames and the bounce
+    position error. On a reference-based detector: precision, recall, F1 and mean IoU at IoU 0.5, AP@0.5 and COCO AP.
 
     Example: [bold]tracknet eval --weights runs/train/exp/weights/best.pt --pck 5 --pck 10[/]
     """
@@ -45,7 +48,7 @@ def evaluate(
         protocol = Protocol(tolerance=tolerance, visibility=codes, pck_radii=tuple(pck or (5.0, 10.0)))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    options = EvalOptions(device, threshold, protocol, batch_size, num_workers, attention)
+    options = EvalOptions(device, threshold, protocol, batch_size, num_workers, attention, events=events)
     with progress_bar("samples") as bar:
         task = bar.add_task(f"Evaluating {split or 'the default split'}", total=None)
         evaluated = run(weights, split, data, options, overrides or [], name, exist_ok, note=console.print,

@@ -10,7 +10,7 @@ import typer
 from tracknet_cli.cli.options import exist_ok_option, given_options, weights_option
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 
-TASK_OPTIONS = ("plot", "report", "track", "max_gap", "smooth", "templates")  # read by one task only
+TASK_OPTIONS = ("plot", "report", "track", "max_gap", "smooth", "events", "templates")  # read by one task only
 
 
 def predict_video(
@@ -35,15 +35,19 @@ def predict_video(
     max_gap: int = typer.Option(5, "--max-gap", min=0, help="Fill gaps of up to this many frames inside "
                                 "one flight (0: none)."),
     smooth: bool = typer.Option(False, "--smooth/--no-smooth", help="Light smoothing of the track."),
+    events: str = typer.Option("learned", "--events", help="Hits and bounces, into <video>_events.csv and the "
+                               "Event column: learned (the shipped event net), flights (a break between "
+                               "two flights of the tracker) or none."),
     adapt: bool = typer.Option(False, "--adapt", help="First adapt the ball model to these videos (tracknet adapt "
                                "with its defaults, about 10 minutes), then predict with the adapted weights."),
     name: str = typer.Option(None, "--name", help="Run name under runs/predict/."),
     exist_ok: bool = exist_ok_option(),
 ) -> None:
     """Track the ball through videos: per video [bold]<video>_ball.csv[/]
-    (Frame,Visibility,X,Y,Confidence,Interpolated in video pixels), a report page, optionally an
-    overlay video and a trajectory plot. With a reference-based detector: [bold]<video>_boxes.csv[/]
-    (Frame,X1,Y1,X2,Y2,Score) and the overlay.
+    (Frame,Visibility,X,Y,Confidence,Interpolated,Event in video pixels), its hits and bounces
+    ([bold]<video>_events.csv[/]), a report page, optionally an overlay video and a trajectory
+    plot. With a reference-based detector: [bold]<video>_boxes.csv[/] (Frame,X1,Y1,X2,Y2,Score)
+    and the overlay.
 
     Examples: [bold]tracknet predict-video match.mp4 --overlay --plot[/]
               [bold]tracknet predict-video set1.mp4 set2.mp4 highlights/ --overlay[/]
@@ -56,7 +60,7 @@ def predict_video(
 
     trajectory = TrajectoryConfig(track=track, fill_gaps=max_gap > 0, max_gap=max_gap, smooth=smooth)
     options = VideoOptions(batch_size=batch_size, threshold=threshold, overlay=overlay, plot=plot, report=report,
-                           templates=templates, trajectory=trajectory)
+                           templates=templates, trajectory=trajectory, events=events)
     if adapt:
         from tracknet_cli.adaptation.adapt import AdaptOptions
         from tracknet_cli.commands.adapt import adapt as run_adapt

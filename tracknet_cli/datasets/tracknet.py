@@ -46,6 +46,7 @@ class _Clip:
     points: np.ndarray  # [N, 2] original pixels, NaN without a ball
     visibility: np.ndarray  # [N]
     sizes: np.ndarray  # [N, 2] original (W, H)
+    status: np.ndarray  # [N] 0 flying, 1 hit, 2 bounce, -1 unknown (labels without it)
 
 
 class TrackNetSequenceDataset(Dataset):
@@ -182,6 +183,7 @@ def _clip_arrays(index: DatasetIndex, clips: list[str] | None) -> list[_Clip]:
             points=rows[["x", "y"]].to_numpy(np.float64),
             visibility=rows["visibility"].to_numpy(np.int64),
             sizes=rows[["width", "height"]].to_numpy(np.int64),
+            status=rows["status"].fillna(-1).to_numpy(np.int64),
         ))
     return out
 

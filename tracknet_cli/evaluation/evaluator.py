@@ -22,6 +22,8 @@ from tracknet_cli import distributed
 from tracknet_cli.datasets.tracknet import TrackNetSequenceDataset, build_dataset
 from tracknet_cli.devices import autocast, autocast_dtype
 from tracknet_cli.evaluation.attention_maps import attention_maps, draw_attention, encode_png
+from tracknet_cli.evaluation.event_metrics import EventScores
+from tracknet_cli.evaluation.event_scoring import TOLERANCES, score_clip_events
 from tracknet_cli.evaluation.metrics import (
     OUTCOMES,
     BallMetrics,
@@ -32,6 +34,7 @@ from tracknet_cli.evaluation.metrics import (
 from tracknet_cli.evaluation.run import EvalOptions
 from tracknet_cli.evaluation.worst_frames import crop_examples, worst_frames
 from tracknet_cli.geometry import rescale_points
+from tracknet_cli.inference.events import check_method
 from tracknet_cli.model_input import normalize
 from tracknet_cli.models.postprocess import decode_heatmaps, to_original_pixels
 
@@ -48,24 +51,45 @@ class Evaluation:
     attention_maps: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG (eval --attention-maps)
     examples: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG: the worst frames, cropped
     context: dict = field(default_factory=dict)  # what was scored, for metrics.json: {"windows": N}
+    events: EventScores | None = None  # hits and bounces, where the labels have them
 
     def protocol_record(self) -> dict:
         protocol = self.protocol
-        return {"description": protocol.describe(), "tolerance_px": protocol.tolerance,
-                "resolution": protocol.resolution, "visibility_present": list(protocol.visibility),
-                "pck_radii": list(protocol.pck_radii)}
+        record = {"description": protocol.describe(), "tolerance_px": protocol.tolerance,
+                  "resolution": protocol.resolution, "visibility_present": list(protocol.visibility),
+                  "pck_radii": list(protocol.pck_radii)}
+        if self.events is not None:
+            record["events"] = EVENT_PROTOCOL
+        return record
+
+    def metrics_record(self) -> dict:
+        """metrics.json's metrics: the frames', and the events' under "events" where scored."""
+        metrics = self.metrics.as_dict()
+        return metrics if self.events is None else {**metrics, "events": self.events.as_dict()}
 
     def summary(self) -> list[dict]:
-        """The printed table: the outcome counts, then the rates under short names."""
+        """The printed table: the outcome counts, then the rates under short names, then the
+        events' F1 per kind and tolerance where scored."""
         metrics = self.metrics.as_dict()
         counts = metrics.pop("counts")
         del metrics["frames"]
-        return [counts, {_SHORT.get(k, k.upper() if k.startswith("pck") else k): v for k, v in metrics.items()}]
+        rows = [counts, {_SHORT.get(k, k.upper() if k.startswith("pck") else k): v for k, v in metrics.items()}]
+        if self.events is not None:
+            events = self.events.as_dict()
+            rows.append({**{f"{kind} F1 ±{t}": events[kind][str(t)]["f1"] for kind in ("hit", "bounce")
+                            for t in TOLERANCES},
+                         "hits": events["hit"]["1"]["labelled"], "bounces": events["bounce"]["1"]["labelled"],
+                         "bounce px": events["bounce_error_px"]["median"]})
+        return rows
 
     def extent(self) -> str:
         return f"{self.metrics.frames} frames"
 
 
+EVENT_PROTOCOL = ("hits and bounces from each clip's track (the ball-in-play tracker over the "
+                  "per-frame predictions, as predict-video makes it); per kind, a predicted event "
+                  "matches a labelled one within ±1 or ±2 frames, each once, nearest first; bounce "
+                  "error: px between matched bounces (±2) at the labels' resolution")
 _SHORT = {"accuracy": "acc", "precision": "P", "recall": "R", "f1": "F1", "mean_l2": "L2 mean",
           "median_l2": "L2 median"}
 
@@ -76,6 +100,7 @@ def evaluate_ball(model: torch.nn.Module, cfg: DictConfig, split: str, options: 
     """Score a heatmap model on `split` of `cfg.data`: every frame once (overlapping windows
     averaged), under `options.protocol`; with `options.attention_maps` N, also draw where a
     deformable encoder looks from N predicted balls."""
+    check_method(options.events)  # before the scoring, not after it
     dataset = build_dataset(cfg, split, train=False, normalize=False)
     if on_start:
         on_start(len(dataset))
@@ -83,6 +108,9 @@ def evaluate_ball(model: torch.nn.Module, cfg: DictConfig, split: str, options: 
     predictions = predict_frames(model, dataset, options.device, options.batch_size, options.threshold,
                                  options.num_workers, amp_dtype, progress)
     evaluation = score(predictions, options.protocol)
+    if options.events != "none":
+        evaluation.events = score_clip_events(predictions, dataset.clips, cfg.data.root, dataset.spec,
+                                              options.events)
     if options.worst_frames:
         files = {(clip.clip_id, int(frame)): name
                  for clip in dataset.clips for frame, name in zip(clip.frames, clip.files)}

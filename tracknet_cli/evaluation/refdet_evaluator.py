@@ -56,6 +56,9 @@ class RefdetEvaluation:
                 "iou_threshold": IOU_THRESHOLD, "score_threshold": threshold, "score_floor": SCORE_FLOOR,
                 "resolution": "original"}
 
+    def metrics_record(self) -> dict:
+        return self.metrics.as_dict()
+
     def summary(self) -> list[dict]:
         """The printed table: one row of counts, rates, IoU and AP."""
         m = self.metrics

@@ -1,4 +1,5 @@
-"""Drawing a ball track: an overlay video (marker and fading trail) and a trajectory plot."""
+"""Drawing a ball track: an overlay video (marker, fading trail, bounce rings and hit flashes) and a
+trajectory plot (with its events marked)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import numpy as np
 from tracknet_cli.datasets.video import VideoReader, prefetched
 from tracknet_cli.datasets.video_writer import video_writer
 from tracknet_cli.fileio import atomic_path
+from tracknet_cli.inference.events import BOUNCE, HIT, Events
 from tracknet_cli.inference.trajectory import Track
 
 BALL_COLOUR = (0, 255, 255)  # BGR yellow; interpolated positions are drawn hollow
+BOUNCE_COLOUR, HIT_COLOUR = (255, 0, 255), (255, 255, 255)  # BGR magenta rings, white flashes
+BOUNCE_SECONDS, HIT_SECONDS = 1.0, 0.2  # how long a bounce's ring stays, a hit's flash lasts
 
 
 def draw_ball(frame: np.ndarray, track: np.ndarray, interpolated: np.ndarray, index: int, trail: int) -> None:
@@ -38,14 +42,36 @@ def draw_ball(frame: np.ndarray, track: np.ndarray, interpolated: np.ndarray, in
         cv2.circle(frame, centre, radius, BALL_COLOUR, 2 if interpolated[index] else -1, cv2.LINE_AA)
 
 
+def draw_events(frame: np.ndarray, events: Events, index: int) -> None:
+    """Where the ball bounced, a ring that fades over BOUNCE_SECONDS; where it was hit, a flash
+    that widens and fades over HIT_SECONDS."""
+    radius = max(6, round(frame.shape[0] / 60))
+    for (x, y), kind, start in zip(events.xy, events.kind, events.frame):
+        lasts = max(1, round((BOUNCE_SECONDS if kind == BOUNCE else HIT_SECONDS) * events.fps))
+        age = index - start
+        if not 0 <= age < lasts or not np.isfinite([x, y]).all():
+            continue
+        fade = 1 - age / lasts
+        centre = (round(float(x)), round(float(y)))
+        if kind == BOUNCE:
+            colour = tuple(int(c * fade) for c in BOUNCE_COLOUR)
+            cv2.ellipse(frame, centre, (radius, max(2, radius // 2)), 0, 0, 360, colour, 2, cv2.LINE_AA)
+        elif kind == HIT:
+            colour = tuple(int(c * fade) for c in HIT_COLOUR)
+            cv2.circle(frame, centre, round(radius * (1 + 1.5 * age / lasts)), colour, 3, cv2.LINE_AA)
+
+
 def write_overlay(video: str | Path, track: Track, path: Path, trail: int,
-                  progress: Callable[[int], None] | None = None) -> str:
-    """The video with the track drawn into `path`, at its resolution and frame rate; written under
-    a temporary name and renamed once every frame is in. A background thread decodes while this one
-    draws and ffmpeg encodes. Returns the codec (`video_writer.H264`, or the mp4v fallback)."""
+                  progress: Callable[[int], None] | None = None, events: Events | None = None) -> str:
+    """The video with the track (and its `events`) drawn into `path`, at its resolution and frame
+    rate; written under a temporary name and renamed once every frame is in. A background thread
+    decodes while this one draws and ffmpeg encodes. Returns the codec (`video_writer.H264`, or the
+    mp4v fallback)."""
     with VideoReader(video) as reader, \
             video_writer(path, reader.info.fps, (reader.info.width, reader.info.height)) as writer:
         for index, frame in enumerate(prefetched(islice(reader, len(track)))):  # no decoding past the track
+            if events is not None:
+                draw_events(frame, events, index)
             draw_ball(frame, track.xy, track.interpolated, index, trail)
             writer.write(frame)
             if progress:
@@ -53,8 +79,9 @@ def write_overlay(video: str | Path, track: Track, path: Path, trail: int,
     return writer.codec
 
 
-def plot_trajectory(track: Track, still_bgr: np.ndarray | None, path: Path) -> Path:
-    """PNG: the track over a still frame (colour = time), and x and y against the frame number."""
+def plot_trajectory(track: Track, still_bgr: np.ndarray | None, path: Path, events: Events | None = None) -> Path:
+    """PNG: the track over a still frame (colour = time), and x and y against the frame number;
+    bounces (magenta rings) and hits (white-edged crosses) marked on both."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -69,6 +96,16 @@ def plot_trajectory(track: Track, still_bgr: np.ndarray | None, path: Path) -> P
     image_axes.axis("off")
     for axis, label in enumerate("xy"):
         series_axes.plot(frames, track.xy[:, axis], label=label, linewidth=1)  # NaN: a break in the line
+    for kind, name, style in ((BOUNCE, "bounce", dict(marker="o", facecolors="none", edgecolors="#e020e0")),
+                              (HIT, "hit", dict(marker="X", color="#202020", edgecolors="white"))):
+        chosen = events.kind == kind if events is not None else np.zeros(0, bool)
+        if not chosen.any():
+            continue
+        xy, at = events.xy[chosen], events.frame[chosen]
+        image_axes.scatter(xy[:, 0], xy[:, 1], s=80, linewidths=1.5, zorder=3, **style)
+        for axis in range(2):
+            series_axes.scatter(at, xy[:, axis], s=40, linewidths=1.2, zorder=3,
+                                label=name if axis == 0 else None, **style)
     series_axes.set_xlabel("frame")
     series_axes.set_ylabel("pixels")
     series_axes.legend()

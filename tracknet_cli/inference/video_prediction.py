@@ -28,6 +28,7 @@ from tracknet_cli.datasets.video_writer import overlay_label
 from tracknet_cli.errors import DataError
 from tracknet_cli.fileio import atomic_path
 from tracknet_cli.geometry import inside_frame
+from tracknet_cli.inference.events import BOUNCE, HIT, EventDetector, check_method, detect_events, track_table
 from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.trajectory import Track, TrajectoryConfig, postprocess
 from tracknet_cli.model_input import Letterbox, SampleSpec
@@ -48,6 +49,7 @@ class VideoOptions:
     report: bool = True  # ball: report.html with the summary, overlay, plot and a per-frame strip (and the plot)
     trail: int = 12  # ball: frames of fading trail behind the ball on the overlay
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)  # ball: the tracker
+    events: str = "learned"  # ball: hits and bounces by `events.METHODS` (learned, flights, none)
     templates: Path | None = None  # reference-based detection: the folder of the object's templates
 
 
@@ -82,17 +84,21 @@ class PredictVideoResult(VideoRun):
     with_ball: int
     interpolated: int
     csv: Path
+    hits: int = 0
+    bounces: int = 0
+    events_csv: Path | None = None
     overlay: Path | None = None
     overlay_codec: str | None = None
     plot: Path | None = None
     report: Path | None = None
 
     def counts(self) -> list[tuple[str, int]]:
-        return [("frames with a ball", self.with_ball), ("interpolated", self.interpolated)]
+        return [("frames with a ball", self.with_ball), ("interpolated", self.interpolated),
+                ("bounces", self.bounces), ("hits", self.hits)]
 
     def outputs(self) -> list[tuple[str, Path]]:
-        outputs = (("track", self.csv), (overlay_label(self.overlay_codec), self.overlay), ("plot", self.plot),
-                   ("report", self.report))
+        outputs = (("track", self.csv), ("events", self.events_csv), (overlay_label(self.overlay_codec), self.overlay),
+                   ("plot", self.plot), ("report", self.report))
         return [(label, path) for label, path in outputs if path is not None]
 
 
@@ -101,9 +107,11 @@ def track_ball(model: torch.nn.Module, cfg: DictConfig, device: torch.device,
     """The ball task's predict-video for `model` (as `weights.load_weights` gives it), ready to
     run: `run(video, out_dir, on_start, progress)`."""
     predictor = Predictor.from_loaded(model, cfg, device, threshold=options.threshold)
+    check_method(options.events)  # before any video is decoded
+    detector = EventDetector.load() if options.events == "learned" else None  # once for every video
 
     def run(video, out_dir, on_start=None, progress=None) -> PredictVideoResult:
-        return predict_video(video, predictor, out_dir, options, on_start, progress)
+        return predict_video(video, predictor, out_dir, options, on_start, progress, detector)
 
     return run
 
@@ -111,9 +119,11 @@ def track_ball(model: torch.nn.Module, cfg: DictConfig, device: torch.device,
 def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir: str | Path,
                   options: VideoOptions | None = None,
                   on_start: Callable[[int | None], None] | None = None,
-                  progress: Callable[[int], None] | None = None) -> PredictVideoResult:
-    """Track the ball through `video` (a path, or a reader opened on it) into `out_dir`;
-    `on_start(total)` with the progress to come, then `progress(n)` after every n frames."""
+                  progress: Callable[[int], None] | None = None,
+                  event_detector: EventDetector | None = None) -> PredictVideoResult:
+    """Track the ball through `video` (a path, or a reader opened on it) into `out_dir`, with its
+    hits and bounces by `options.events` (`event_detector`: the learned one, None: the shipped
+    one); `on_start(total)` with the progress to come, then `progress(n)` after every n frames."""
     options = options or VideoOptions()
     started = time.perf_counter()
     out_dir = Path(out_dir)
@@ -123,26 +133,32 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
         seen = detect_video(reader, predictor, options.batch_size, progress)
     info, candidates = seen.info, seen.candidates
     track = seen.track(options.trajectory, predictor.spec)
+    events = detect_events(track, info.fps, (info.width, info.height), options.events, event_detector)
     stem = info.path.stem
     result = PredictVideoResult(info, len(candidates), 0.0, int(track.visible.sum()),
-                                int(track.interpolated.sum()), out_dir / f"{stem}_ball.csv")
+                                int(track.interpolated.sum()), out_dir / f"{stem}_ball.csv",
+                                hits=events.count(HIT), bounces=events.count(BOUNCE))
     with atomic_path(result.csv) as tmp:
-        track.table().to_csv(tmp, index=False, float_format="%.3f")
+        track_table(track, events).to_csv(tmp, index=False, float_format="%.3f")
+    if options.events != "none":
+        result.events_csv = out_dir / f"{stem}_events.csv"
+        with atomic_path(result.events_csv) as tmp:
+            events.table().to_csv(tmp, index=False, float_format="%.3f")
     if options.plot or options.report:
         from tracknet_cli.inference.overlay import plot_trajectory
 
-        result.plot = plot_trajectory(track, seen.first, out_dir / f"{stem}_trajectory.png")
+        result.plot = plot_trajectory(track, seen.first, out_dir / f"{stem}_trajectory.png", events)
     if options.overlay:
         from tracknet_cli.inference.overlay import write_overlay
 
         result.overlay = out_dir / f"{stem}_overlay.mp4"
-        result.overlay_codec = write_overlay(info.path, track, result.overlay, options.trail, progress)
+        result.overlay_codec = write_overlay(info.path, track, result.overlay, options.trail, progress, events)
     result.seconds = time.perf_counter() - started
     if options.report:
         from tracknet_cli.inference.video_report import write_video_report
 
         result.report = write_video_report(out_dir / f"{stem}_report.html", f"{info.path.name}: the ball track",
-                                           summary_rows(result), track, seen.top_scores(), options.threshold,
+                                           summary_rows(result), track, events, seen.top_scores(), options.threshold,
                                            result.overlay, result.plot, result.outputs())
     return result
 

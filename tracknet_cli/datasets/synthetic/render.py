@@ -168,6 +168,14 @@ def render_frame(scene: ClipScene, frame: int, noise: bool = True,
     return scene.finish.encode(image, compress=noise), _finished(label, scene, frame)
 
 
+def ball_label(scene: ClipScene, frame: int) -> FrameLabel:
+    """The frame's label as `render_frame` writes it, without drawing anything: what a study of the
+    ball's path alone (the event detector's training tracks) needs. Players are not drawn, so no
+    ball is occluded (visibility 3 never occurs)."""
+    label = _label(scene, frame, ball_image(scene, frame), None, None, [])
+    return label if scene.finish is None else _finished(label, scene, frame)
+
+
 def ball_image(scene: ClipScene, frame: int) -> BallImage | None:
     """Where the ball is on the frame and the streak it draws while the shutter is open.
 
