@@ -12,7 +12,7 @@ in px at 1080p (a 720p clip's errors scaled by 1.5). Rows "exact track" feed the
 instead of the model's: what each method does with a perfect ball detector.
 
 Clips: every `Clip*.mp4` of the synthetic test game (`--synthetic`, status labels in
-`Clip*/Label.csv`) and the real clips of benchmarks/real/ that have an `_events.csv` (hits and
+`Clip*/Label.csv`; several folders, or a dataset's folder for all its games) and the real clips of benchmarks/real/ that have an `_events.csv` (hits and
 bounces labelled by hand, see its README). Time: each method's share of the predict-video pass
 (detection and tracking) on the same clips, on this machine. Prints one table and writes
 `results.json` into `runs/benchmark/events*/`.
@@ -49,10 +49,12 @@ METHODS = ("learned", "flights")
 CODES = {"hit": HIT, "bounce": BOUNCE}
 
 
-def synthetic_clips(game: Path) -> list[tuple[str, Path, pd.DataFrame, EventSet]]:
-    """(name, video, ball labels, events) of each clip of a synthetic game folder."""
+def synthetic_clips(folder: Path) -> list[tuple[str, Path, pd.DataFrame, EventSet]]:
+    """(name, video, ball labels, events) of each clip of a synthetic game folder, or of every game
+    of a synthetic dataset folder."""
     clips = []
-    for video in sorted(game.glob("Clip*.mp4")):
+    for video in sorted(folder.glob("Clip*.mp4")) or sorted(folder.glob("game*/Clip*.mp4")):
+        game = video.parent
         labels = read_labels(video.with_suffix("") / "Label.csv")
         truth = EventSet.from_status(labels["frame"].to_numpy(), labels["status"].to_numpy(),
                                      labels[["x", "y"]].to_numpy(float))
@@ -83,12 +85,17 @@ def exact_track(labels: pd.DataFrame, frames: int, fps: float, size: tuple[int, 
     return postprocess(candidates_from_points(points), fps, size)
 
 
+def _number(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default=BUILTIN_NAME, help=f"ball model: a path or {BUILTIN_NAME}")
     parser.add_argument("--events", type=Path, default=None, help="event net (default: the shipped one)")
-    parser.add_argument("--synthetic", type=Path, default=Path("data/synthetic/game5"),
-                        help="synthetic test game folder (Clip*.mp4 and Clip*/Label.csv)")
+    parser.add_argument("--synthetic", type=Path, nargs="*", default=[Path("data/synthetic/game5")],
+                        help="synthetic game folders (Clip*.mp4 and Clip*/Label.csv) or dataset folders "
+                        "(their games), each scored on its own")
     parser.add_argument("--videos", type=Path, default=VIDEOS, help="folder holding the real clips")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
@@ -96,8 +103,8 @@ def main() -> None:
     model, cfg, _ = load_weights(choose_weights(args.weights), device)
     predictor = Predictor.from_loaded(model, cfg, device)
     detector = EventDetector.load(args.events) if args.events else EventDetector.load()
-    sets = {"synthetic": synthetic_clips(args.synthetic) if args.synthetic.is_dir() else [],
-            "real": real_clips(args.videos)}
+    sets = {str(folder): synthetic_clips(folder) for folder in args.synthetic if folder.is_dir()}
+    sets["real"] = real_clips(args.videos)
     if not any(sets.values()):
         raise SystemExit(f"no clip found in {args.synthetic} or {args.videos}")
     rows, seconds = [], {"predict": 0.0, **dict.fromkeys(METHODS, 0.0)}
@@ -114,7 +121,7 @@ def main() -> None:
             scale = 1080 / seen.info.height  # px at 1080p
             for (source, method), total in scores.items():
                 started = time.perf_counter()
-                events = detect_events(tracks[source], seen.info.fps, size, method, detector)
+                events = detect_events(tracks[source], seen.info.fps, size, method, detector, repeats=seen.repeats)
                 if source == "model":
                     seconds[method] += time.perf_counter() - started
                 total.add(EventSet(events.frame, events.kind, events.xy * scale),
@@ -129,9 +136,9 @@ def main() -> None:
         table.add_column(column, justify="left" if column in ("data", "track", "method") else "right")
     for row in rows:
         table.add_row(row["data"], row["track"], row["method"], str(row["hit"]["2"]["labelled"]),
-                      f"{row['hit']['1']['f1']:.3f}", f"{row['hit']['2']['f1']:.3f}",
-                      str(row["bounce"]["2"]["labelled"]), f"{row['bounce']['1']['f1']:.3f}",
-                      f"{row['bounce']['2']['f1']:.3f}", f"{row['bounce_error_px']['median']:.1f}")
+                      _number(row["hit"]["1"]["f1"]), _number(row["hit"]["2"]["f1"]),
+                      str(row["bounce"]["2"]["labelled"]), _number(row["bounce"]["1"]["f1"]),
+                      _number(row["bounce"]["2"]["f1"]), _number(row["bounce_error_px"]["median"], 1))
     console = Console(width=140)
     console.print(table)
     shares = {method: seconds[method] / seconds["predict"] for method in METHODS}

@@ -24,7 +24,7 @@ from tracknet_cli.inference.events import (
     track_features,
     track_table,
 )
-from tracknet_cli.inference.overlay import BOUNCE_COLOUR, HIT_COLOUR, draw_events
+from tracknet_cli.inference.overlay import BOUNCE_COLOUR, EVENT_RADIUS, HIT_COLOUR, draw_events
 from tracknet_cli.inference.trajectory import Track, candidates_from_points, postprocess
 from tracknet_cli.models.event_net import EventNet, EventNetConfig
 
@@ -205,7 +205,7 @@ def test_overlay_rings_a_bounce_for_a_second_and_flashes_a_hit():
         draw_events(frame, events, index)
         return frame
 
-    radius = 720 // 60
+    radius = round(720 * EVENT_RADIUS)
     ring = (100, 200 + radius)  # (row, column) on the bounce's ring
     assert not drawn(9).any()
     assert (drawn(10)[ring] == BOUNCE_COLOUR).all()

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from tracknet_cli.errors import DataError, TracknetError, describe
-from tracknet_cli.inference.trajectory import Track
+from tracknet_cli.inference.trajectory import Track, footage_times, frame_times
 from tracknet_cli.models.event_net import EventNet, EventNetConfig
 
 HIT, BOUNCE = 1, 2
@@ -37,7 +37,7 @@ METHODS = ("learned", "flights", "none")
 BUILTIN_EVENTS = Path(__file__).resolve().parent.parent / "assets" / "events.pt"
 FEATURES = 10  # the rows of `track_features`
 MIN_GAP_SECONDS = 0.1  # two events closer than this are one (no ball turns twice in 3 frames)
-NEAR_FRAMES = 2  # an event's position: the track's within this many frames of it
+NEAR_FRAMES, NEAR_SECONDS = 2, 0.2  # an event needs a position within the longer of these
 EVENT_COLUMNS = ["Frame", "Time", "Event", "X", "Y", "Confidence"]
 
 
@@ -130,16 +130,22 @@ def peaks(probability: np.ndarray, threshold: float, fps: float) -> tuple[np.nda
     return frames, kinds, event[frames]
 
 
-def event_positions(track: Track, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The ball at each event frame [E]: the track's position there, else the nearest one within
-    NEAR_FRAMES; and which events have one [E] bool (an event far from any position is dropped)."""
+def event_positions(track: Track, frames: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ball at each event frame [E], and which events have one [E] bool (an event with no
+    position within NEAR_SECONDS is dropped): the track's position there, else the nearest side's
+    flight carried on to the event at its last velocity (a racket often hides the ball at a hit)."""
     known = np.flatnonzero(track.visible)
     xy = np.full((len(frames), 2), np.nan)
-    if len(known) == 0:
-        return xy, np.zeros(len(frames), bool)
-    nearest = known[np.abs(known[None, :] - frames[:, None]).argmin(axis=1)]  # [E]
-    found = np.abs(nearest - frames) <= NEAR_FRAMES
-    xy[found] = track.xy[nearest[found]]
+    found = np.zeros(len(frames), bool)
+    reach = max(NEAR_FRAMES, round(NEAR_SECONDS * fps))
+    for e, frame in enumerate(frames):
+        before, after = known[known <= frame][-2:], known[known > frame][:2]
+        side = before if len(before) and (not len(after) or frame - before[-1] <= after[0] - frame) else after
+        if not len(side) or min(abs(side - frame)) > reach:
+            continue
+        near = side[-1] if side is before else side[0]
+        velocity = (track.xy[side[-1]] - track.xy[side[0]]) / (side[-1] - side[0]) if len(side) == 2 else 0.0
+        xy[e], found[e] = track.xy[near] + velocity * (frame - near), True
     return xy, found
 
 
@@ -169,17 +175,34 @@ class EventDetector:
         features = torch.from_numpy(track_features(track, fps, frame_size))[None]  # [1, F, N]
         return torch.softmax(self.net(features), dim=1)[0].numpy()
 
-    def __call__(self, track: Track, fps: float, frame_size: tuple[int, int]) -> Events:
+    def __call__(self, track: Track, fps: float, frame_size: tuple[int, int],
+                 repeats: np.ndarray | None = None) -> Events:
+        """The events of `track`, read in the footage's own time: the frames that repeat the
+        picture before them (`repeats` [N] bool, None: found from the track) are left out, as the
+        net knows footage where every frame is new (a 25 fps broadcast shown at 30 would look like
+        a ball that stops every sixth frame)."""
         if len(track) == 0:
             return Events.none(fps)
-        return self.decode(self.probabilities(track, fps, frame_size), track, fps)
+        new = new_pictures(track, repeats)
+        footage = Track(track.xy[new], track.confidence[new], track.interpolated[new], track.flight[new])
+        rate = fps * len(new) / len(track)
+        return self.decode(self.probabilities(footage, rate, frame_size), track, fps, new)
 
-    def decode(self, probability: np.ndarray, track: Track, fps: float) -> Events:
-        """The events of per-frame `probabilities` [3, N] of `track`: peaks above the threshold
-        with a position near them."""
-        frames, kinds, confidence = peaks(probability, self.threshold, fps)
-        xy, found = event_positions(track, frames)
+    def decode(self, probability: np.ndarray, track: Track, fps: float, new: np.ndarray | None = None) -> Events:
+        """The events of per-frame `probabilities` [3, M] of `track`'s frames `new` [M] (None:
+        all of them): peaks above the threshold with a position near them."""
+        rate = fps if new is None else fps * len(new) / len(track)
+        frames, kinds, confidence = peaks(probability, self.threshold, rate)
+        frames = frames if new is None else new[frames]
+        xy, found = event_positions(track, frames, fps)
         return Events(frames[found], kinds[found], xy[found], confidence[found], fps)
+
+
+def new_pictures(track: Track, repeats: np.ndarray | None = None) -> np.ndarray:
+    """[M] the frames that show a new picture: all but the `repeats` [N] bool (None: the repeats
+    `trajectory.frame_times` finds in the track's own motion)."""
+    times = frame_times(track.xy) if repeats is None else footage_times(repeats, len(track))
+    return np.flatnonzero(np.diff(np.concatenate([[-1.0], times])) > 0)
 
 
 def flight_breaks(track: Track, fps: float) -> Events:
@@ -213,13 +236,14 @@ def check_method(method: str) -> None:
 
 
 def detect_events(track: Track, fps: float, frame_size: tuple[int, int], method: str = "learned",
-                  detector: EventDetector | None = None, bounces: bool = True) -> Events:
+                  detector: EventDetector | None = None, bounces: bool = True,
+                  repeats: np.ndarray | None = None) -> Events:
     """The events of `track` by `method` (METHODS); `detector`: the learned one to use (None: the
-    shipped one, loaded now). Without `bounces` (badminton: the shuttle does not bounce in play)
-    every event is a hit."""
+    shipped one, loaded now); `repeats` as `EventDetector` takes them. Without `bounces`
+    (badminton: the shuttle does not bounce in play) every event is a hit."""
     check_method(method)
     if method == "none":
         return Events.none(fps)
     events = flight_breaks(track, fps) if method == "flights" else (detector or EventDetector.load())(
-        track, fps, frame_size)
+        track, fps, frame_size, repeats)
     return events if bounces else replace(events, kind=np.full(len(events), HIT))

@@ -19,6 +19,7 @@ from tracknet_cli.inference.trajectory import Track
 BALL_COLOUR = (0, 255, 255)  # BGR yellow; interpolated positions are drawn hollow
 BOUNCE_COLOUR, HIT_COLOUR = (255, 0, 255), (255, 255, 255)  # BGR magenta rings, white flashes
 BOUNCE_SECONDS, HIT_SECONDS = 1.0, 0.2  # how long a bounce's ring stays, a hit's flash lasts
+EVENT_RADIUS = 1 / 45  # of the frame height: a bounce ring's half-width, a flash's first radius
 
 
 def draw_ball(frame: np.ndarray, track: np.ndarray, interpolated: np.ndarray, index: int, trail: int) -> None:
@@ -45,7 +46,7 @@ def draw_ball(frame: np.ndarray, track: np.ndarray, interpolated: np.ndarray, in
 def draw_events(frame: np.ndarray, events: Events, index: int) -> None:
     """Where the ball bounced, a ring that fades over BOUNCE_SECONDS; where it was hit, a flash
     that widens and fades over HIT_SECONDS."""
-    radius = max(6, round(frame.shape[0] / 60))
+    radius = max(6, round(frame.shape[0] * EVENT_RADIUS))
     for (x, y), kind, start in zip(events.xy, events.kind, events.frame):
         lasts = max(1, round((BOUNCE_SECONDS if kind == BOUNCE else HIT_SECONDS) * events.fps))
         age = index - start
@@ -55,7 +56,8 @@ def draw_events(frame: np.ndarray, events: Events, index: int) -> None:
         centre = (round(float(x)), round(float(y)))
         if kind == BOUNCE:
             colour = tuple(int(c * fade) for c in BOUNCE_COLOUR)
-            cv2.ellipse(frame, centre, (radius, max(2, radius // 2)), 0, 0, 360, colour, 2, cv2.LINE_AA)
+            # flattened like a ring lying on the court seen from a broadcast camera
+            cv2.ellipse(frame, centre, (radius, max(2, radius // 2)), 0, 0, 360, colour, 3, cv2.LINE_AA)
         elif kind == HIT:
             colour = tuple(int(c * fade) for c in HIT_COLOUR)
             cv2.circle(frame, centre, round(radius * (1 + 1.5 * age / lasts)), colour, 3, cv2.LINE_AA)

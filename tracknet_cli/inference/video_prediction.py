@@ -133,7 +133,8 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
         seen = detect_video(reader, predictor, options.batch_size, progress)
     info, candidates = seen.info, seen.candidates
     track = seen.track(options.trajectory, predictor.spec)
-    events = detect_events(track, info.fps, (info.width, info.height), options.events, event_detector)
+    events = detect_events(track, info.fps, (info.width, info.height), options.events, event_detector,
+                           repeats=seen.repeats)
     stem = info.path.stem
     result = PredictVideoResult(info, len(candidates), 0.0, int(track.visible.sum()),
                                 int(track.interpolated.sum()), out_dir / f"{stem}_ball.csv",

@@ -32,7 +32,7 @@ from tracknet_cli.datasets.synthetic.render import ball_label
 from tracknet_cli.datasets.synthetic.scene import build_scene
 from tracknet_cli.evaluation.event_metrics import EventScores, EventSet
 from tracknet_cli.fileio import atomic_path
-from tracknet_cli.inference.events import FEATURES, EventDetector, track_features
+from tracknet_cli.inference.events import FEATURES, HIT, EventDetector, track_features
 from tracknet_cli.inference.trajectory import Track, postprocess
 from tracknet_cli.models.event_net import EventNet, EventNetConfig
 
@@ -41,6 +41,7 @@ WINDOW = 256  # frames per training sample
 TARGET_SIGMA = 0.7  # frames: the soft target's spread around an event
 EVENT_WEIGHT = 5.0  # the loss of frames near an event, over that of the rest
 THRESHOLDS = np.round(np.arange(0.15, 0.9, 0.05), 2)
+HIDDEN_HIT = 0.5  # the share of hits the simulated detector misses for 1-9 frames around contact
 
 
 @dataclass
@@ -70,15 +71,16 @@ def simulate_clip(preset: str, seed: int, clip: int, frames: int) -> TrackSample
     status = np.where(visibility > 0, [label.status for label in labels], 0)
     size = (scene.camera.width, scene.camera.height) if scene.finish is None else scene.finish.size
     rng = np.random.default_rng([seed, clip, 7])
-    candidates = detector_view(points, visibility, size, rng)
+    candidates = detector_view(points, visibility, status, size, rng)
     return TrackSample(postprocess(candidates, scene.fps, size), scene.fps, size, points, status)
 
 
-def detector_view(points: np.ndarray, visibility: np.ndarray, size: tuple[int, int],
+def detector_view(points: np.ndarray, visibility: np.ndarray, status: np.ndarray, size: tuple[int, int],
                   rng: np.random.Generator) -> list[np.ndarray]:
-    """Per frame the candidates [K, 3] a ball model might report for the true ball `points` [N, 2]:
-    each clip draws its own error, miss rate and run length of misses, rate of false peaks and
-    whether a still ball lies on the court."""
+    """Per frame the candidates [K, 3] a ball model might report for the true ball `points` [N, 2]
+    (`status` [N]: its hits and bounces): each clip draws its own error, miss rate and run length
+    of misses, rate of false peaks and whether a still ball lies on the court. Hits are often
+    unseen: the player's body, arm and racket hide the ball a few frames either side of them."""
     n, extent = len(points), max(size)
     sigma = rng.uniform(0.3, 2.5) * extent / 1920  # px: 0.3-2.5 px at 1080p
     miss, run = rng.uniform(0.0, 0.3), rng.uniform(1.0, 4.0)
@@ -86,6 +88,9 @@ def detector_view(points: np.ndarray, visibility: np.ndarray, size: tuple[int, i
     for start in np.flatnonzero(rng.random(n) < miss / run):
         hidden[start:start + rng.geometric(1 / run)] = True
     hidden |= (visibility == 2) & (rng.random(n) < 0.4)  # a long streak is often missed
+    for hit in np.flatnonzero(status == HIT):
+        if rng.random() < HIDDEN_HIT:
+            hidden[max(0, hit - rng.integers(0, 5)):hit + rng.integers(1, 6)] = True
     false_rate = rng.uniform(0.0, 0.15)
     still = rng.uniform([0, 0], size) if rng.random() < 0.5 else None
     candidates = []
@@ -188,9 +193,9 @@ def choose_threshold(net: EventNet, samples: list[TrackSample]) -> tuple[float, 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/events/events.pt"))
-    parser.add_argument("--clips", type=int, default=160, help="training clips (held out: a fifth more)")
+    parser.add_argument("--clips", type=int, default=320, help="training clips (held out: a fifth more)")
     parser.add_argument("--frames", type=int, default=900, help="frames per clip")
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     started = time.perf_counter()
