@@ -12,8 +12,9 @@ in px at 1080p (a 720p clip's errors scaled by 1.5). Rows "exact track" feed the
 instead of the model's: what each method does with a perfect ball detector.
 
 Clips: every `Clip*.mp4` of the synthetic test game (`--synthetic`, status labels in
-`Clip*/Label.csv`; several folders, or a dataset's folder for all its games) and the real clips of benchmarks/real/ that have an `_events.csv` (hits and
-bounces labelled by hand, see its README). Time: each method's share of the predict-video pass
+`Clip*/Label.csv`; several folders, or a dataset's folder for all its games) and the real clips
+of benchmarks/real/ that have an `_events.csv` (hits and bounces labelled by hand, see its
+README). Time: each method's share of the predict-video pass
 (detection and tracking) on the same clips, on this machine. Prints one table and writes
 `results.json` into `runs/benchmark/events*/`.
 """

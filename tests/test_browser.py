@@ -112,7 +112,7 @@ def test_the_overlay_plays_and_the_report_shows_it_in_a_browser(run_folder, serv
     report = seen["report"]
     assert report["plot_width"] > 500 and report["plot_colours"] > 20  # the plot loaded and has content
     assert report["video_src"] == result.overlay.name and report["strip"]
-    assert set(report["links"]) == {p.name for p in (result.csv, result.overlay, result.plot)}
+    assert set(report["links"]) == {p.name for p in (result.csv, result.events_csv, result.overlay, result.plot)}
 
 
 def test_the_report_screenshot_shows_the_plot(run_folder, tmp_path):

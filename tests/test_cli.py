@@ -38,7 +38,7 @@ def test_help_lists_commands_in_lifecycle_order_and_wraps_at_the_terminal():
     assert first == sorted(first)
     # eval's docstring breaks after "On a"; unwrapped, the terminal fills that line instead
     eval_text = " ".join(line.strip("│ ") for line in lines[first[2]:first[3]])
-    assert "PCK. On a reference-based detector" in eval_text
+    assert "the bounce error. On a reference-based detector" in eval_text
     assert not any(line.rstrip(" │").endswith(" On a") for line in lines)
 
 

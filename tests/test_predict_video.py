@@ -284,7 +284,7 @@ def test_several_videos_and_a_folder_go_into_one_run_with_one_progress_total(tin
     assert totals[-1] == sum(steps) == 2 * (9 + 5 + 7)  # decoded twice with an overlay; exact at the end
     assert totals[0] == totals[-1]  # known from the headers before any work
     assert sorted(p.name for p in done.run_dir.iterdir()) == sorted(
-        f"{stem}_{kind}" for stem in ("first", "a", "b") for kind in ("ball.csv", "overlay.mp4"))
+        f"{stem}_{kind}" for stem in ("first", "a", "b") for kind in ("ball.csv", "events.csv", "overlay.mp4"))
     shown = CliRunner().invoke(app, ["predict-video", str(first), str(folder), "--weights", str(tiny_weights),
                                      "--name", "cli", "--no-report"], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output

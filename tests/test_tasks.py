@@ -171,6 +171,9 @@ class PresenceEvaluation:
     def protocol_record(self) -> dict:
         return {"description": "ball present when its score is at least the threshold"}
 
+    def metrics_record(self) -> dict:
+        return self.metrics.as_dict()
+
     def summary(self) -> list[dict]:
         return [{"accuracy": self.metrics.accuracy}]
 

@@ -33,9 +33,9 @@ def evaluate(
     events: str = typer.Option("learned", "--events", help="Where the labels mark hits and bounces, score "
                                "those found in each clip's track: learned, flights or none."),
 ) -> None:
-    """Evaluate ball detection: TP/FP1/FP2/FN/TN, precision, recall, F1, L2 error, PCK; where the
-    labels mark hits and bounces (status), event F1 within ±1 and ±2 frames and the bounce
-    position error. On a reference-based detector: precision, recall, F1 and mean IoU at IoU 0.5, AP@0.5 and COCO AP.
+    """Evaluate ball detection: TP/FP1/FP2/FN/TN, precision, recall, F1, L2 error, PCK, and where the
+    labels mark hits and bounces (status), event F1 within ±1 and ±2 frames and the bounce error. On a
+    reference-based detector: precision, recall, F1 and mean IoU at IoU 0.5, AP@0.5 and COCO AP.
 
     Example: [bold]tracknet eval --weights runs/train/exp/weights/best.pt --pck 5 --pck 10[/]
     """

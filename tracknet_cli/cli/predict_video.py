@@ -10,7 +10,8 @@ import typer
 from tracknet_cli.cli.options import exist_ok_option, given_options, weights_option
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 
-TASK_OPTIONS = ("plot", "report", "track", "max_gap", "smooth", "events", "templates")  # read by one task only
+# read by one task only
+TASK_OPTIONS = ("plot", "report", "track", "max_gap", "smooth", "events", "bounces", "templates")
 
 
 def predict_video(
@@ -38,6 +39,8 @@ def predict_video(
     events: str = typer.Option("learned", "--events", help="Hits and bounces, into <video>_events.csv and the "
                                "Event column: learned (the shipped event net), flights (a break between "
                                "two flights of the tracker) or none."),
+    bounces: bool = typer.Option(True, "--bounces/--no-bounces", help="--no-bounces: every event is a hit "
+                                 "(badminton: the shuttle does not bounce in play)."),
     adapt: bool = typer.Option(False, "--adapt", help="First adapt the ball model to these videos (tracknet adapt "
                                "with its defaults, about 10 minutes), then predict with the adapted weights."),
     name: str = typer.Option(None, "--name", help="Run name under runs/predict/."),
@@ -60,7 +63,7 @@ def predict_video(
 
     trajectory = TrajectoryConfig(track=track, fill_gaps=max_gap > 0, max_gap=max_gap, smooth=smooth)
     options = VideoOptions(batch_size=batch_size, threshold=threshold, overlay=overlay, plot=plot, report=report,
-                           templates=templates, trajectory=trajectory, events=events)
+                           templates=templates, trajectory=trajectory, events=events, bounces=bounces)
     if adapt:
         from tracknet_cli.adaptation.adapt import AdaptOptions
         from tracknet_cli.commands.adapt import adapt as run_adapt

@@ -50,6 +50,7 @@ class VideoOptions:
     trail: int = 12  # ball: frames of fading trail behind the ball on the overlay
     trajectory: TrajectoryConfig = field(default_factory=TrajectoryConfig)  # ball: the tracker
     events: str = "learned"  # ball: hits and bounces by `events.METHODS` (learned, flights, none)
+    bounces: bool = True  # ball: False: every event is a hit (badminton: the shuttle does not bounce)
     templates: Path | None = None  # reference-based detection: the folder of the object's templates
 
 
@@ -134,7 +135,7 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
     info, candidates = seen.info, seen.candidates
     track = seen.track(options.trajectory, predictor.spec)
     events = detect_events(track, info.fps, (info.width, info.height), options.events, event_detector,
-                           repeats=seen.repeats)
+                           options.bounces, seen.repeats)
     stem = info.path.stem
     result = PredictVideoResult(info, len(candidates), 0.0, int(track.visible.sum()),
                                 int(track.interpolated.sum()), out_dir / f"{stem}_ball.csv",
