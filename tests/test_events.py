@@ -176,6 +176,15 @@ def test_peaks_keep_one_event_per_turn_and_the_likelier_kind():
     assert confidence == pytest.approx([0.9, 0.9])
 
 
+def test_two_bounces_a_moment_apart_are_one_but_a_half_volley_is_two():
+    probability = np.zeros((3, 30))
+    probability[2, [5, 9]] = [0.7, 0.95]  # two bounces 4 frames apart: the likelier stays
+    probability[1, 21], probability[2, 17] = 0.9, 0.8  # a bounce then a hit 4 frames later
+    probability[0] = 1 - probability[1:].sum(axis=0)
+    frames, kinds, _ = peaks(probability, 0.5, FPS)
+    assert frames.tolist() == [9, 17, 21] and kinds.tolist() == [BOUNCE, BOUNCE, HIT]
+
+
 def test_features_are_zero_without_a_position_and_mark_the_trackers_cuts():
     world, _ = rally(POINT[:3], START)
     _, track = seen(world)

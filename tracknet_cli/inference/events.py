@@ -9,7 +9,7 @@ Two ways to find them, compared in benchmarks/events.py:
     learned  `models.event_net.EventNet` reads per-frame features of the track (where the ball is,
              its velocity and its change, what is seen, filled or cut) and scores each frame as
              nothing, hit or bounce; events are the peaks above the threshold chosen on held-out
-             tracks, at least MIN_GAP_SECONDS apart. It is trained on synthetic tennis tracks with
+             tracks, at least MIN_GAP_SECONDS apart (SAME_KIND_SECONDS for two of one kind). It is trained on synthetic tennis tracks with
              exact events, seen through a simulated detector and the real tracker
              (`training.event_training`), so it reads the tracks predict-video makes.
     flights  every break between two flights of the tracker (`Track.flight`) is an event: a hit
@@ -37,6 +37,9 @@ METHODS = ("learned", "flights", "none")
 BUILTIN_EVENTS = Path(__file__).resolve().parent.parent / "assets" / "events.pt"
 FEATURES = 10  # the rows of `track_features`
 MIN_GAP_SECONDS = 0.1  # two events closer than this are one (no ball turns twice in 3 frames)
+# two bounces or two hits closer than this are one: a ball bounces up for longer before it comes
+# down again, and a racket does not hit twice; a bounce and a hit can be closer (a half volley)
+SAME_KIND_SECONDS = 0.25
 NEAR_FRAMES, NEAR_SECONDS = 2, 0.2  # an event needs a position within the longer of these
 EVENT_COLUMNS = ["Frame", "Time", "Event", "X", "Y", "Confidence"]
 
@@ -118,7 +121,8 @@ def _last_seen(flight: np.ndarray) -> np.ndarray:
 def peaks(probability: np.ndarray, threshold: float, fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Events from per-frame class probabilities [3, N] (nothing, hit, bounce): frames whose
     hit + bounce probability is above `threshold` and the largest within MIN_GAP_SECONDS either
-    way; the kind is the likelier of the two there. Returns frames [E], kinds [E], confidences [E]."""
+    way; the kind is the likelier of the two there; of two events of one kind within
+    SAME_KIND_SECONDS, the likelier. Returns frames [E], kinds [E], confidences [E]."""
     event = probability[HIT] + probability[BOUNCE]  # [N]
     reach = max(1, round(MIN_GAP_SECONDS * fps))
     padded = np.pad(event, reach, constant_values=-1.0)
@@ -127,7 +131,12 @@ def peaks(probability: np.ndarray, threshold: float, fps: float) -> tuple[np.nda
     is_peak = (event >= windows.max(axis=1)) & (windows[:, :reach].max(axis=1, initial=-1.0) < event)
     frames = np.flatnonzero(is_peak & (event > threshold))
     kinds = np.where(probability[HIT, frames] >= probability[BOUNCE, frames], HIT, BOUNCE)
-    return frames, kinds, event[frames]
+    keep = np.ones(len(frames), bool)
+    for i in np.argsort(-event[frames], kind="stable"):  # the likeliest first
+        if keep[i]:
+            twins = (kinds == kinds[i]) & (np.abs(frames - frames[i]) < SAME_KIND_SECONDS * fps)
+            keep &= ~twins | (np.arange(len(frames)) == i)
+    return frames[keep], kinds[keep], event[frames[keep]]
 
 
 def event_positions(track: Track, frames: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
