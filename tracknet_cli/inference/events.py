@@ -9,9 +9,10 @@ Two ways to find them, compared in benchmarks/events.py:
     learned  `models.event_net.EventNet` reads per-frame features of the track (where the ball is,
              its velocity and its change, what is seen, filled or cut) and scores each frame as
              nothing, hit or bounce; events are the peaks above the threshold chosen on held-out
-             tracks, at least MIN_GAP_SECONDS apart (SAME_KIND_SECONDS for two of one kind). It is trained on synthetic tennis tracks with
-             exact events, seen through a simulated detector and the real tracker
-             (`training.event_training`), so it reads the tracks predict-video makes.
+             tracks, at least MIN_GAP_SECONDS apart (SAME_KIND_SECONDS for two of one kind). It
+             is trained on synthetic tennis tracks with exact events, seen through a simulated
+             detector and the real tracker (`training.event_training`), so it reads the tracks
+             predict-video makes.
     flights  every break between two flights of the tracker (`Track.flight`) is an event: a hit
              where the ball turns back (its velocities either side point more than a right angle
              apart), else a bounce. No training, and blind to what the tracker did not cut.
