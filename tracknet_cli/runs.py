@@ -12,6 +12,7 @@ from pathlib import Path
 from tracknet_cli.errors import TracknetError
 
 DEFAULT_ROOT = Path("runs")
+BUILTIN_NAME = "builtin"  # what `--weights` takes to name the model shipped with the package
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _made: list[Path] = []  # the run directories this process created, for `remove_empty_runs`
 

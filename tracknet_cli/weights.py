@@ -22,12 +22,11 @@ from omegaconf import DictConfig
 from tracknet_cli.devices import select_device
 from tracknet_cli.errors import DataError, TracknetError, describe
 from tracknet_cli.models.build import drop_retired_keys
-from tracknet_cli.runs import trained_weights
+from tracknet_cli.runs import BUILTIN_NAME, trained_weights
 from tracknet_cli.tasks import config_from_container, get_task, task_of
 from tracknet_cli.training.checkpoint import load_checkpoint
 
 ONNX_METADATA_KEY = "tracknet"  # one metadata_props entry of an export holds its JSON facts and config
-BUILTIN_NAME = "builtin"  # what `--weights` takes to name the model shipped with the package
 BUILTIN = Path(__file__).resolve().parent / "assets" / "ball.pt"
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from tracknet_cli.errors import DataError
+from tracknet_cli.runs import BUILTIN_NAME
 
 
 def parse_size(text: str | None, height_first: bool = False) -> tuple[int, int] | None:
@@ -20,9 +25,17 @@ def parse_size(text: str | None, height_first: bool = False) -> tuple[int, int] 
 
 
 def weights_option():
-    """`--weights`, as every command that runs a trained model takes it."""
-    return typer.Option(None, "--weights", help="Checkpoint or ONNX export, or `builtin` (default: your newest "
-                        "runs/train/*/weights/best.pt, else the built-in ball model).")
+    """`--weights`, as every command that runs a trained model takes it. A path that is not there
+    is refused at once, before the seconds it takes to import the model code."""
+    return typer.Option(None, "--weights", callback=_existing_weights, help="Checkpoint or ONNX export, or "
+                        f"`{BUILTIN_NAME}` (default: your newest runs/train/*/weights/best.pt, else the built-in "
+                        "ball model).")
+
+
+def _existing_weights(value: Path | None) -> Path | None:
+    if value is not None and str(value) != BUILTIN_NAME and not value.exists():
+        raise DataError(f"weights {value} do not exist")
+    return value
 
 
 def exist_ok_option():
