@@ -267,6 +267,9 @@ def test_unknown_method_and_bad_checkpoint_are_refused(tmp_path):
     torch.save({"model": {}, "config": EventNetConfig().as_dict(), "threshold": 0.5}, bad)
     with pytest.raises(DataError, match="is not an event model checkpoint"):
         EventDetector.load(bad)
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match="is not an event model checkpoint"):
+        EventDetector.load(bad)
     with pytest.raises(DataError, match="no event model there"):
         EventDetector.load(tmp_path / "missing.pt")
 

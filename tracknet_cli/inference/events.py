@@ -175,7 +175,7 @@ class EventDetector:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
             net = EventNet(EventNetConfig.from_dict(checkpoint["config"]))
             net.load_state_dict(checkpoint["model"])
-        except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        except Exception as exc:  # torch.load's many failures (zip, pickle, EOF) and missing keys say one thing
             raise DataError(f"{path} is not an event model checkpoint: {describe(exc)}") from None
         return cls(net, float(checkpoint["threshold"]), checkpoint.get("recipe"))
 
