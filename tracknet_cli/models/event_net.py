@@ -7,7 +7,7 @@ The track is a few numbers per frame (`inference.events.track_features`), so the
 stem and residual blocks of dilated 1-D convolutions, each seeing both sides of a frame. With
 dilations 1, 2, 4, 8, 16 and kernel 3 a frame's output reads 67 frames (about 2 s at 30 fps): the
 flights on both sides of a hit or a bounce, and across the gap where a racket hides the ball.
-23 k parameters: the 4,200 frames of benchmarks/events.py take about 0.1 s on a 2-core CPU.
+23 k parameters: the 4,640 frames of benchmarks/events.py take about 0.1 s on a 2-core CPU.
 """
 
 from __future__ import annotations
