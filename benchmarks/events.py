@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -125,8 +126,7 @@ def main() -> None:
                 events = detect_events(tracks[source], seen.info.fps, size, method, detector, repeats=seen.repeats)
                 if source == "model":
                     seconds[method] += time.perf_counter() - started
-                total.add(EventSet(events.frame, events.kind, events.xy * scale),
-                          EventSet(truth.frame, truth.kind, truth.xy * scale))
+                total.add(replace(events, xy=events.xy * scale), replace(truth, xy=truth.xy * scale))
         for (source, method), total in scores.items():
             if clips:
                 rows.append({"data": dataset, "clips": len(clips), "track": source, "method": method,

@@ -126,9 +126,9 @@ def synthetic(
 
 
 def _ball_spec(ctx: typer.Context, preset: str, **options) -> SyntheticSpec:
+    """The preset's spec with the options the command line gave (by spec field) put over it."""
     from tracknet_cli.datasets.synthetic import load_preset
 
-    """The preset's spec with the options the command line gave (by spec field) put over it."""
     fields = {"games": "games", "clips_per_game": "clips", "frames_per_clip": "frames",
               "width": "width", "height": "height", "seed": "seed", "jpeg_quality": "quality"}
     given = set(given_options(ctx, tuple(fields.values())))

@@ -1,6 +1,6 @@
 """Hits and bounces scored against labelled ones: precision, recall and F1 within ±k frames.
 
-    scores = score_events(predicted, truth, tolerances=(1, 2))  # EventSet each: frame, kind, xy
+    scores = score_events(predicted, truth, tolerances=(1, 2))  # Events (found) or EventSet (labelled)
     scores.as_dict()["bounce"]["2"]["f1"], scores.bounce_errors
 
 Protocol: per kind (hit, bounce) separately, a predicted event matches a labelled one of the same
@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KINDS = {1: "hit", 2: "bounce"}  # the TrackNet status codes
+from tracknet_cli.inference.events import EVENT_NAMES, Events
 
 
 @dataclass(frozen=True)
 class EventSet:
-    """Events of one clip: frames [E] int, kinds [E] (1 hit, 2 bounce), positions [E, 2] px."""
+    """Labelled events of one clip: frames [E] int, kinds [E] (1 hit, 2 bounce), positions [E, 2]
+    px; what scoring reads of found `Events` too."""
 
     frame: np.ndarray
     kind: np.ndarray
@@ -31,7 +32,7 @@ class EventSet:
     @classmethod
     def from_status(cls, frames: np.ndarray, status: np.ndarray, xy: np.ndarray) -> EventSet:
         """The labelled events of a clip: the frames whose status is a hit or a bounce."""
-        marked = np.isin(status, list(KINDS))
+        marked = np.isin(status, list(EVENT_NAMES))
         return cls(np.asarray(frames)[marked].astype(int), np.asarray(status)[marked].astype(int),
                    np.asarray(xy, dtype=np.float64)[marked])
 
@@ -78,9 +79,9 @@ class EventScores:
     counts: dict = field(default_factory=dict)  # (kind name, tolerance) -> EventCounts
     bounce_errors: list = field(default_factory=list)  # px
 
-    def add(self, predicted: EventSet, truth: EventSet) -> None:
+    def add(self, predicted: Events | EventSet, truth: Events | EventSet) -> None:
         """One clip's events."""
-        for code, name in KINDS.items():
+        for code, name in EVENT_NAMES.items():
             mine, theirs = predicted.kind == code, truth.kind == code
             for tolerance in self.tolerances:
                 pairs = match(predicted.frame[mine], truth.frame[theirs], tolerance)
@@ -100,7 +101,7 @@ class EventScores:
         bounce position error's median and mean (px) over the matched bounces}; None where a
         ratio has nothing to count."""
         out: dict = {name: {str(t): self.counts.get((name, t), EventCounts()).as_dict()
-                            for t in self.tolerances} for name in KINDS.values()}
+                            for t in self.tolerances} for name in EVENT_NAMES.values()}
         errors = np.array(self.bounce_errors)
         out["bounce_error_px"] = {"median": float(np.median(errors)) if len(errors) else math.nan,
                                   "mean": float(errors.mean()) if len(errors) else math.nan,
@@ -115,7 +116,8 @@ def _without_nan(values):
     return None if isinstance(values, float) and math.isnan(values) else values
 
 
-def score_events(predicted: EventSet, truth: EventSet, tolerances: tuple[int, ...] = (1, 2)) -> EventScores:
+def score_events(predicted: Events | EventSet, truth: Events | EventSet,
+                 tolerances: tuple[int, ...] = (1, 2)) -> EventScores:
     """One clip's events scored (add more clips with `EventScores.add`)."""
     scores = EventScores(tuple(tolerances))
     scores.add(predicted, truth)

@@ -11,6 +11,7 @@ TrackNet's 30 fps.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,8 @@ import pandas as pd
 
 from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.errors import DataError
-from tracknet_cli.evaluation.event_metrics import KINDS, EventScores, EventSet
-from tracknet_cli.inference.events import EventDetector, detect_events
+from tracknet_cli.evaluation.event_metrics import EventScores, EventSet
+from tracknet_cli.inference.events import EVENT_NAMES, EventDetector, detect_events
 from tracknet_cli.inference.trajectory import TrajectoryConfig, candidates_from_points, postprocess
 from tracknet_cli.inference.video_prediction import detection_noise
 from tracknet_cli.model_input import Letterbox, SampleSpec
@@ -29,7 +30,7 @@ TOLERANCES = (1, 2)  # frames
 
 
 def has_events(clips) -> bool:
-    return any(np.isin(clip.status, list(KINDS)).any() for clip in clips)
+    return any(np.isin(clip.status, list(EVENT_NAMES)).any() for clip in clips)
 
 
 def clip_fps(clip_folder: Path) -> float:
@@ -69,6 +70,6 @@ def score_clip_events(predictions: pd.DataFrame, clips, root: str | Path, spec: 
         noise = detection_noise(spec, Letterbox.fit(size, spec.input_size))
         track = postprocess(candidates_from_points(points, confidence), fps, size, TrajectoryConfig(noise=noise))
         events = detect_events(track, fps, size, method, detector)
-        predicted = EventSet(events.frame + first, events.kind, events.xy)
-        scores.add(predicted, EventSet.from_status(clip.frames, clip.status, clip.points))
+        scores.add(replace(events, frame=events.frame + first),
+                   EventSet.from_status(clip.frames, clip.status, clip.points))
     return scores

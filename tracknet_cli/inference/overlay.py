@@ -45,9 +45,12 @@ def draw_ball(frame: np.ndarray, track: np.ndarray, interpolated: np.ndarray, in
 
 def draw_events(frame: np.ndarray, events: Events, index: int) -> None:
     """Where the ball bounced, a ring that fades over BOUNCE_SECONDS; where it was hit, a flash
-    that widens and fades over HIT_SECONDS."""
+    that widens and fades over HIT_SECONDS. Only the events of the last BOUNCE_SECONDS are looked
+    at (`events` are in frame order): an hour's overlay does not visit every event on every frame."""
     radius = max(6, round(frame.shape[0] * EVENT_RADIUS))
-    for (x, y), kind, start in zip(events.xy, events.kind, events.frame):
+    recent = slice(np.searchsorted(events.frame, index - BOUNCE_SECONDS * events.fps),
+                   np.searchsorted(events.frame, index, side="right"))
+    for (x, y), kind, start in zip(events.xy[recent], events.kind[recent], events.frame[recent]):
         lasts = max(1, round((BOUNCE_SECONDS if kind == BOUNCE else HIT_SECONDS) * events.fps))
         age = index - start
         if not 0 <= age < lasts or not np.isfinite([x, y]).all():
@@ -63,17 +66,16 @@ def draw_events(frame: np.ndarray, events: Events, index: int) -> None:
             cv2.circle(frame, centre, round(radius * (1 + 1.5 * age / lasts)), colour, 3, cv2.LINE_AA)
 
 
-def write_overlay(video: str | Path, track: Track, path: Path, trail: int,
-                  progress: Callable[[int], None] | None = None, events: Events | None = None) -> str:
-    """The video with the track (and its `events`) drawn into `path`, at its resolution and frame
+def write_overlay(video: str | Path, track: Track, events: Events, path: Path, trail: int,
+                  progress: Callable[[int], None] | None = None) -> str:
+    """The video with the track and its `events` drawn into `path`, at its resolution and frame
     rate; written under a temporary name and renamed once every frame is in. A background thread
     decodes while this one draws and ffmpeg encodes. Returns the codec (`video_writer.H264`, or the
     mp4v fallback)."""
     with VideoReader(video) as reader, \
             video_writer(path, reader.info.fps, (reader.info.width, reader.info.height)) as writer:
         for index, frame in enumerate(prefetched(islice(reader, len(track)))):  # no decoding past the track
-            if events is not None:
-                draw_events(frame, events, index)
+            draw_events(frame, events, index)
             draw_ball(frame, track.xy, track.interpolated, index, trail)
             writer.write(frame)
             if progress:
@@ -81,7 +83,7 @@ def write_overlay(video: str | Path, track: Track, path: Path, trail: int,
     return writer.codec
 
 
-def plot_trajectory(track: Track, still_bgr: np.ndarray | None, path: Path, events: Events | None = None) -> Path:
+def plot_trajectory(track: Track, events: Events, still_bgr: np.ndarray | None, path: Path) -> Path:
     """PNG: the track over a still frame (colour = time), and x and y against the frame number;
     bounces (magenta rings) and hits (white-edged crosses) marked on both."""
     import matplotlib
@@ -100,7 +102,7 @@ def plot_trajectory(track: Track, still_bgr: np.ndarray | None, path: Path, even
         series_axes.plot(frames, track.xy[:, axis], label=label, linewidth=1)  # NaN: a break in the line
     for kind, name, style in ((BOUNCE, "bounce", dict(marker="o", facecolors="none", edgecolors="#e020e0")),
                               (HIT, "hit", dict(marker="X", color="#202020", edgecolors="white"))):
-        chosen = events.kind == kind if events is not None else np.zeros(0, bool)
+        chosen = events.kind == kind
         if not chosen.any():
             continue
         xy, at = events.xy[chosen], events.frame[chosen]

@@ -149,12 +149,12 @@ def predict_video(video: str | Path | VideoReader, predictor: Predictor, out_dir
     if options.plot or options.report:
         from tracknet_cli.inference.overlay import plot_trajectory
 
-        result.plot = plot_trajectory(track, seen.first, out_dir / f"{stem}_trajectory.png", events)
+        result.plot = plot_trajectory(track, events, seen.first, out_dir / f"{stem}_trajectory.png")
     if options.overlay:
         from tracknet_cli.inference.overlay import write_overlay
 
         result.overlay = out_dir / f"{stem}_overlay.mp4"
-        result.overlay_codec = write_overlay(info.path, track, result.overlay, options.trail, progress, events)
+        result.overlay_codec = write_overlay(info.path, track, events, result.overlay, options.trail, progress)
     result.seconds = time.perf_counter() - started
     if options.report:
         from tracknet_cli.inference.video_report import write_video_report

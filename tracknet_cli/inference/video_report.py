@@ -22,7 +22,7 @@ STRIP_WIDTH, STRIP_HEIGHT = 1000, 90  # SVG user units; the strip scales to the 
 IN_PLAY, FILLED = "#2e9d4f", "#e0a82e"  # detected ball in play, gap filled inside a flight
 EVENT_COLOURS = {BOUNCE: "#c81ec8", HIT: "#222222"}  # the strip's ticks, as the plot marks them
 
-def confidence_strip(track: Track, top_scores: np.ndarray, threshold: float, events: Events | None = None) -> str:
+def confidence_strip(track: Track, events: Events, top_scores: np.ndarray, threshold: float) -> str:
     """Inline SVG, a column per frame: green where the track has a detected ball in play, amber
     where it fills a gap, and the detector's strongest peak of the frame as a line (the dashed line:
     the threshold); a tick at each event (magenta: bounce, black: hit). Peaks above the line with
@@ -34,7 +34,7 @@ def confidence_strip(track: Track, top_scores: np.ndarray, threshold: float, eve
         for start, stop in true_runs(frames):
             columns.append(f'<rect x="{start * width:.2f}" y="0" width="{(stop - start) * width:.2f}" '
                            f'height="{STRIP_HEIGHT}" fill="{colour}" opacity="0.35"/>')
-    for frame, kind in zip(*((events.frame, events.kind) if events is not None else ((), ()))):
+    for frame, kind in zip(events.frame, events.kind):
         x = (frame + 0.5) * width
         columns.append(f'<line x1="{x:.2f}" x2="{x:.2f}" y1="0" y2="{STRIP_HEIGHT}" stroke="{EVENT_COLOURS[kind]}" '
                        f'stroke-width="2" vector-effect="non-scaling-stroke"><title>{escape(EVENT_NAMES[kind])} '
@@ -63,17 +63,14 @@ def write_video_report(path: Path, title: str, summary: list[tuple[str, object]]
                      for colour, name in ((IN_PLAY, "ball in play"), (FILLED, "gap filled")))
     ticks = "".join(f'<span><svg><rect width="25%" height="100%" fill="{EVENT_COLOURS[kind]}"/></svg>'
                     f'{EVENT_NAMES[kind]}</span>' for kind in (BOUNCE, HIT))
-    event_rows = [{"frame": int(row.Frame), "time (s)": float(row.Time), "event": row.Event,
-                   "x": float(row.X), "y": float(row.Y), "confidence": float(row.Confidence)}
-                  for row in events.table().itertuples()]
-    events_html = records_table(event_rows) if event_rows else "<p>No hit or bounce found.</p>"
+    events_html = records_table(events.table().to_dict("records")) if len(events) else "<p>No hit or bounce found.</p>"
     body = f"""{key_value_table(summary)}
 <h2>Overlay</h2>
 {video_html}
 <h2>Trajectory</h2>
 {plot_html}
 <h2>Frame by frame</h2>
-{confidence_strip(track, top_scores, threshold, events)}
+{confidence_strip(track, events, top_scores, threshold)}
 <p class="legend">{legend}{ticks}<span>line: the detector's strongest peak (dashed: threshold {threshold:g})</span></p>
 <h2>Hits and bounces</h2>
 {events_html}

@@ -182,8 +182,7 @@ def choose_threshold(net: EventNet, samples: list[TrackSample]) -> tuple[float, 
         detector.threshold = float(threshold)
         scores = EventScores()
         for sample, p in zip(samples, probabilities):
-            events = detector.decode(p, sample.track, sample.fps)
-            scores.add(EventSet(events.frame, events.kind, events.xy), sample.truth())
+            scores.add(detector.decode(p, sample.track, sample.fps), sample.truth())
         mean = (scores.f1("hit", 2) + scores.f1("bounce", 2)) / 2
         if mean > best[0]:
             best = (mean, float(threshold), scores.as_dict())
