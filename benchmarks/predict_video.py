@@ -3,6 +3,7 @@
     uv run python benchmarks/predict_video.py                       # fast preset, convnext_fpn_heatmap
     uv run python benchmarks/predict_video.py --models fast_heatmap --device cuda --batch 16
     uv run python benchmarks/predict_video.py --models builtin      # trained weights (a path, or builtin)
+    uv run python benchmarks/predict_video.py --models builtin --input-sizes trained,768x432
 
 Per model (a registered config with random weights, or trained weights): model-only frames/s (forward passes on
 pre-made input tensors of the same batch, median of `--repeats`) and end-to-end frames/s of
@@ -30,6 +31,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from tracknet_cli.cli.options import parse_size
 from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.datasets.video_writer import H264, video_writer
 from tracknet_cli.devices import autocast, select_device
@@ -114,22 +116,27 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--input-sizes", default="trained", help="comma-separated WIDTHxHEIGHT each model runs at "
+                        "(predict-video --input-size); trained: the size in its config")
     args = parser.parse_args()
+    sizes = [None if size == "trained" else parse_size(size) for size in args.input_sizes.split(",")]
     device = select_device(args.device)
     rows = []
-    for name in args.models.split(","):
+    for name, size in [(name, size) for name in args.models.split(",") for size in sizes]:
         if name in available_models():
             cfg = load_config(model=name, overrides=["model.backbone.use_pretrained=false"])
-            predictor = Predictor(build_model(cfg.model), SampleSpec.from_model_config(cfg.model), device)
+            spec = SampleSpec.from_model_config(cfg.model)
+            predictor = Predictor(build_model(cfg.model), spec if size is None else spec.at_input_size(size), device)
         else:
-            predictor = load_predictor(choose_weights(name), str(device), task="heatmap")
+            predictor = load_predictor(choose_weights(name), str(device), task="heatmap", input_size=size)
         model_fps = model_only_fps(predictor, args.batch, args.repeats)
         e2e_fps, frames = end_to_end_fps(predictor, args.video, args.batch)
         stages = video_io_stages(args.video, predictor.spec.input_size)
         io_ms = sum(stages.values())
         model_ms = 1000 / model_fps
         ceiling = model_ms / (model_ms + io_ms / torch.get_num_threads()) if device.type == "cpu" else None
-        rows.append({"model": name, "device": str(device), "batch": args.batch, "frames": frames,
+        rows.append({"model": name, "input": "x".join(map(str, predictor.spec.input_size)),
+                     "device": str(device), "batch": args.batch, "frames": frames,
                      "model_only_fps": round(model_fps, 1), "end_to_end_fps": round(e2e_fps, 1),
                      "ratio": round(e2e_fps / model_fps, 3),
                      **{f"{stage}_ms": round(ms, 1) for stage, ms in stages.items()}, "video_io_ms": round(io_ms, 1),

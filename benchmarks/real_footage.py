@@ -3,6 +3,7 @@
     uv run python benchmarks/real_footage.py                                  # built-in vs newest run
     uv run python benchmarks/real_footage.py --models builtin,runs/train/exp/weights/best.pt
     uv run python benchmarks/real_footage.py --models builtin --no-track    # the tracker's part
+    uv run python benchmarks/real_footage.py --models builtin --input-sizes trained,768x432  # --input-size
 
 Each model runs predict-video's whole pipeline (decode, letterbox, model, ball-in-play tracker,
 gap filling) with its default options on each labelled clip; the track is scored per clip and
@@ -33,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tracknet_cli.adaptation.scene_data import paint_out
+from tracknet_cli.cli.options import parse_size
 from tracknet_cli.datasets.labels import read_labels
 from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.devices import select_device
@@ -79,11 +81,13 @@ def without_ball(video: Path, labels: pd.DataFrame, out: Path, neighbours: int =
     return out
 
 
-def track(weights: Path, video: Path, device: torch.device, batch: int, tracker: bool = True) -> tuple:
+def track(weights: Path, video: Path, device: torch.device, batch: int, tracker: bool = True,
+          input_size: tuple[int, int] | None = None) -> tuple:
     """The ball track predict-video writes for `video` (as a label table), and the model's name;
-    without `tracker`, what `--no-track` writes: the detector's top peak in every frame."""
+    without `tracker`, what `--no-track` writes: the detector's top peak in every frame; with
+    `input_size`, what `--input-size` writes."""
     model, cfg, _ = load_weights(weights, device)
-    options = VideoOptions(batch_size=batch, trajectory=TrajectoryConfig(track=tracker))
+    options = VideoOptions(batch_size=batch, input_size=input_size, trajectory=TrajectoryConfig(track=tracker))
     run = task_of(cfg).predict_video(model, cfg, device, options)
     with tempfile.TemporaryDirectory() as out:
         return read_labels(run(video, out).csv), cfg.model.name
@@ -100,7 +104,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--no-track", action="store_true",
                         help="also score each model's raw detector (predict-video --no-track): the tracker's part")
+    parser.add_argument("--input-sizes", default="trained", help="comma-separated WIDTHxHEIGHT each model runs at "
+                        "(predict-video --input-size); trained: the size in its config")
     args = parser.parse_args()
+    sizes = [None if size == "trained" else parse_size(size) for size in args.input_sizes.split(",")]
     device = select_device(args.device)
     clips = labelled_clips(args.videos)
     if not clips:
@@ -113,13 +120,15 @@ def main() -> None:
         cases += [(video.stem, video, table),
                   (f"{video.stem} (ball removed)", without_ball(video, table, removed / f"{video.stem}.avi"), no_ball)]
     rows = []
-    runs = [(choice, tracker) for choice in args.models.split(",") for tracker in (True, False)[:1 + args.no_track]]
-    for choice, tracker in runs:
+    runs = [(choice, size, tracker) for choice in args.models.split(",") for size in sizes
+            for tracker in (True, False)[:1 + args.no_track]]
+    for choice, size, tracker in runs:
         weights = choose_weights(choice)
-        label = choice if tracker else f"{choice} --no-track"
+        label = " ".join([choice, *(["--input-size " + "x".join(map(str, size))] if size else []),
+                          *([] if tracker else ["--no-track"])])
         scores, errors = [], []
         for name, video, labels in cases:
-            predicted, model = track(weights, video, device, args.batch, tracker)
+            predicted, model = track(weights, video, device, args.batch, tracker, size)
             score, found_errors = score_track(predicted, labels, args.tolerance)
             scores.append(score)
             errors.extend(found_errors)
@@ -133,7 +142,7 @@ def main() -> None:
         table.add_row(row["weights"], row["clip"], str(row["ball_frames"]), f"{row['recall']:.3f}",
                       str(row["no_ball_frames"]), f"{row['false_alarm_rate']:.3f}", f"{row['median_error']:.2f}",
                       end_section=row["clip"] == "all")
-    Console(width=130).print(table)
+    Console(width=160).print(table)
     run_dir = new_run_dir("benchmark", "real_footage")
     write_json(run_dir / "results.json", {"platform": platform.platform(), "torch": torch.__version__,
                                           "tolerance_px": args.tolerance, "rows": rows})

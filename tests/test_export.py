@@ -14,6 +14,7 @@ from tests.conftest import fixture_path
 from tracknet_cli import __version__
 from tracknet_cli.benchmark import BenchmarkSettings, benchmark_models
 from tracknet_cli.cli.app import app
+from tracknet_cli.commands.predict import predict_video as run_on_videos
 from tracknet_cli.config import to_container
 from tracknet_cli.errors import DataError, TracknetError
 from tracknet_cli.export import export
@@ -103,6 +104,8 @@ def test_onnx_weights_in_predict_video_give_the_checkpoint_track(tmp_path):
         tracks.append(pd.read_csv(predict_video(video, predictor, tmp_path / path.suffix[1:],
                                                 VideoOptions(batch_size=8)).csv))
     assert isinstance(load_predictor(onnx_path, "cpu").model, OnnxModel)
+    with pytest.raises(TracknetError, match="is an ONNX export, fixed at the 128x72 it was exported at"):
+        run_on_videos(video, onnx_path, "cpu", VideoOptions(input_size=(256, 144)), name="onnx_bigger")
     assert (tracks[0]["Visibility"] == tracks[1]["Visibility"]).all()
     assert np.abs(tracks[0][["X", "Y"]].to_numpy() - tracks[1][["X", "Y"]].to_numpy()).max() <= 0.5
 

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from tests.conftest import fixture_path
@@ -14,7 +15,7 @@ from tracknet_cli.cli.app import app
 from tracknet_cli.config import to_container
 from tracknet_cli.datasets.video import VideoReader, prefetched
 from tracknet_cli.datasets.video_writer import H264
-from tracknet_cli.errors import DataError, TracknetError
+from tracknet_cli.errors import ConfigError, DataError, TracknetError
 from tracknet_cli.inference.predictor import Predictor
 from tracknet_cli.inference.trajectory import TrajectoryConfig
 from tracknet_cli.inference.video_prediction import (
@@ -133,15 +134,22 @@ def test_fixture_video_gives_93_rows_and_a_full_overlay(tiny_predictor, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == written  # and no temporary files
 
 
+class Brightest(torch.nn.Module):
+    """A stand-in ball model that works at any input size: logits at stride 2 peaking where the
+    frames are greenest (the drawn ball). Records the input sizes (H, W) it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.sizes = []
+
+    def forward(self, frames):  # [B, T, 3, H, W] -> [B, T, H/2, W/2]
+        self.sizes.append(tuple(frames.shape[-2:]))
+        return 40 * (torch.nn.functional.avg_pool2d(frames[:, :, 1], 2) - 0.5)
+
+
 def test_a_ball_drawn_into_a_video_is_found_where_it_is(tmp_path):
     """A model that answers 'the brightest pixel' checks the coordinate chain end to end:
     heatmap -> model input -> letterbox -> video pixels, on a 4:3 video."""
-    import torch
-
-    class Brightest(torch.nn.Module):
-        def forward(self, frames):  # [B, T, 3, H, W] -> logits at stride 2 peaking on the ball
-            return 40 * (torch.nn.functional.avg_pool2d(frames[:, :, 1], 2) - 0.5)
-
     spec = SampleSpec(frames=3, output_frames=3, input_size=(128, 72), heatmap_size=(64, 36), mean=(0, 0, 0),
                       std=(1, 1, 1))
     video = write_video(tmp_path / "ball.avi", 9, size=(160, 120))
@@ -154,8 +162,6 @@ def test_a_ball_drawn_into_a_video_is_found_where_it_is(tmp_path):
 
 
 def test_a_peak_on_the_letterbox_bars_is_no_ball(tmp_path):
-    import torch
-
     class PeakOnTheBar(torch.nn.Module):  # a 4:3 video in a 128x72 input: bars at x < 16 and x >= 112
         def forward(self, frames):  # [B, T, 3, H, W] -> logits [B, T, 36, 64], one peak at input (4, 36)
             logits = torch.full((*frames.shape[:2], 36, 64), -10.0)
@@ -168,6 +174,29 @@ def test_a_peak_on_the_letterbox_bars_is_no_ball(tmp_path):
     options = VideoOptions(trajectory=TrajectoryConfig(track=False, fill_gaps=False))
     track = pd.read_csv(predict_video(video, Predictor(PeakOnTheBar(), spec, "cpu"), tmp_path / "out", options).csv)
     assert len(track) == 6 and not track["Visibility"].any()
+
+
+def test_a_larger_input_size_finds_the_ball_at_the_same_place(tmp_path):
+    spec = SampleSpec(frames=3, output_frames=3, input_size=(128, 72), heatmap_size=(64, 36), mean=(0, 0, 0),
+                      std=(1, 1, 1))
+    video = write_video(tmp_path / "ball.avi", 8, size=(320, 180))
+    options = VideoOptions(trajectory=TrajectoryConfig(track=False, fill_gaps=False))
+    tracks = {}
+    for size in ((128, 72), (256, 144)):
+        model = Brightest()
+        predictor = Predictor(model, spec.at_input_size(size), "cpu", threshold=0.5)
+        tracks[size] = pd.read_csv(predict_video(video, predictor, tmp_path / str(size[0]), options).csv)
+        assert set(model.sizes) == {(size[1], size[0])}  # the model ran at the asked size
+        assert tracks[size]["Visibility"].all()
+        expected_x = 10 + 5 * tracks[size]["Frame"].to_numpy()
+        assert np.abs(tracks[size]["X"] - expected_x).max() < 3 and np.abs(tracks[size]["Y"] - 40).max() < 3
+
+
+def test_an_input_size_off_the_heatmap_grid_is_refused():
+    spec = SampleSpec(input_size=(512, 288), heatmap_size=(256, 144))
+    assert spec.at_input_size((768, 432)).heatmap_size == (384, 216)
+    with pytest.raises(ConfigError, match="input size 767x432: each side must be a multiple of 2"):
+        spec.at_input_size((767, 432))
 
 
 def test_repeated_frames_are_single_repeats_not_a_frozen_picture():
@@ -264,6 +293,14 @@ def test_cli_predict_video(tiny_weights, tmp_path, monkeypatch):
     missing = CliRunner().invoke(app, ["predict-video", "nowhere.mp4", "--weights", str(tiny_weights)])
     assert missing.exit_code == 1 and "nowhere.mp4 does not exist" in str(missing.exception)
     assert sorted(p.name for p in (tmp_path / "runs/predict").iterdir()) == ["exp"]  # no empty run
+    bigger = CliRunner().invoke(app, ["predict-video", str(video), "--weights", str(tiny_weights), "--name", "big",
+                                      "--input-size", "256x144", "--no-report"])
+    assert bigger.exit_code == 0, bigger.output
+    assert len(pd.read_csv(tmp_path / "runs/predict/big/tennis_broadcast_1080p_ball.csv")) == 93
+    off_grid = CliRunner().invoke(app, ["predict-video", str(video), "--weights", str(tiny_weights), "--name", "odd",
+                                        "--input-size", "255x144"])
+    assert off_grid.exit_code == 1 and "each side must be a multiple of 2" in str(off_grid.exception)
+    assert not (tmp_path / "runs/predict/odd").exists()
 
 
 def test_several_videos_and_a_folder_go_into_one_run_with_one_progress_total(tiny_weights, tmp_path, monkeypatch):

@@ -15,13 +15,14 @@ mean and std); it is read off the model's config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
+from tracknet_cli.errors import ConfigError
 from tracknet_cli.geometry import rescale_points
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -57,6 +58,16 @@ class SampleSpec:
             mean=tuple(model.mean),
             std=tuple(model.std),
         )
+
+    def at_input_size(self, size: tuple[int, int]) -> SampleSpec:
+        """The same model run on inputs of `size` (W, H), its heatmap scaled alike: a fully
+        convolutional model sees a small far ball over more pixels at a larger size, at the cost
+        of the pixels. Each side must be a whole number of heatmap pixels."""
+        stride = self.input_size[0] // self.heatmap_size[0]  # model-input pixels per heatmap pixel
+        if any(side % stride for side in size):
+            raise ConfigError(f"input size {size[0]}x{size[1]}: each side must be a multiple of {stride} "
+                             f"(the model's heatmap stride)")
+        return replace(self, input_size=tuple(size), heatmap_size=(size[0] // stride, size[1] // stride))
 
 
 def resize_rgb(image_bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:

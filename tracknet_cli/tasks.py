@@ -58,7 +58,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (
          build_model=build_heatmap_model, data_format="tracknet", default_data="synthetic",
          default_training="default", eval_split="test", training=HeatmapTask, evaluate=evaluate_ball,
          predictor=Predictor, predict_video=track_ball,
-         video_options=("plot", "track", "max_gap", "smooth", "events", "bounces")),
+         video_options=("input_size", "plot", "track", "max_gap", "smooth", "events", "bounces")),
     Task(name="refdet", description="reference-based detector", model_schema=RefdetModelConfig,
          build_model=build_refdet_model, data_format="refdet", default_data="refdet_synthetic",
          default_training="refdet", eval_split="val", training=RefdetTask, evaluate=evaluate_refdet,

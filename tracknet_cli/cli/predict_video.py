@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 
-from tracknet_cli.cli.options import exist_ok_option, given_options, weights_option
+from tracknet_cli.cli.options import exist_ok_option, given_options, parse_size, weights_option
 from tracknet_cli.console import console, key_value_table, print_written, progress_bar
 
 # read by one task only
-TASK_OPTIONS = ("plot", "report", "track", "max_gap", "smooth", "events", "bounces", "templates")
+TASK_OPTIONS = ("input_size", "plot", "report", "track", "max_gap", "smooth", "events", "bounces", "templates")
 
 
 def predict_video(
@@ -23,6 +23,10 @@ def predict_video(
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Windows per forward pass."),
     threshold: float = typer.Option(0.5, "--threshold", help="Heatmap peak needed to call a ball "
                                     "(refdet: box score)."),
+    input_size: str = typer.Option(None, "--input-size", metavar="WxH", callback=lambda text: parse_size(text),
+                                   help="Size the ball model runs at (default: the size it was trained at, "
+                                   "512x288 for the built-in model). Larger finds more of a small, far ball; "
+                                   "the time grows with the pixels."),
     templates: Path = typer.Option(None, "--templates", help="refdet models: folder with the object's "
                                    "template_0.jpg, template_1.jpg, template_2.jpg."),
     overlay: bool = typer.Option(False, "--overlay", help="Write <video>_overlay.mp4 with the ball and its trail."),
@@ -62,8 +66,9 @@ def predict_video(
     from tracknet_cli.inference.video_prediction import VideoOptions
 
     trajectory = TrajectoryConfig(track=track, fill_gaps=max_gap > 0, max_gap=max_gap, smooth=smooth)
-    options = VideoOptions(batch_size=batch_size, threshold=threshold, overlay=overlay, plot=plot, report=report,
-                           templates=templates, trajectory=trajectory, events=events, bounces=bounces)
+    options = VideoOptions(batch_size=batch_size, threshold=threshold, input_size=input_size, overlay=overlay,
+                           plot=plot, report=report, templates=templates, trajectory=trajectory, events=events,
+                           bounces=bounces)
     if adapt:
         from tracknet_cli.adaptation.adapt import AdaptOptions
         from tracknet_cli.commands.adapt import adapt as run_adapt

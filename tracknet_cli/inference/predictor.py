@@ -37,9 +37,14 @@ class Predictor:
         self._recent: dict[str, torch.Tensor] | None = None  # backbone maps of the last T - 1 frames
 
     @classmethod
-    def from_loaded(cls, model: torch.nn.Module, cfg: DictConfig, device: torch.device, **kwargs) -> Predictor:
-        """From a model and config `weights.load_weights` returned."""
-        predictor = cls(model, SampleSpec.from_model_config(cfg.model), device, amp=cfg.training.amp, **kwargs)
+    def from_loaded(cls, model: torch.nn.Module, cfg: DictConfig, device: torch.device,
+                    input_size: tuple[int, int] | None = None, **kwargs) -> Predictor:
+        """From a model and config `weights.load_weights` returned; `input_size` (W, H) runs it on
+        inputs of another size than it was trained on."""
+        spec = SampleSpec.from_model_config(cfg.model)
+        if input_size is not None:
+            spec = spec.at_input_size(input_size)
+        predictor = cls(model, spec, device, amp=cfg.training.amp, **kwargs)
         predictor.name = cfg.model.name
         return predictor
 

@@ -44,6 +44,7 @@ class VideoOptions:
 
     batch_size: int = 8  # windows (or frames) per forward pass
     threshold: float = 0.5  # heatmap peak that calls a ball; a detector's box score
+    input_size: tuple[int, int] | None = None  # ball: (W, H) the model runs at; None: the size it was trained at
     overlay: bool = False
     plot: bool = False  # ball: the trajectory plot
     report: bool = True  # ball: report.html with the summary, overlay, plot and a per-frame strip (and the plot)
@@ -107,7 +108,7 @@ def track_ball(model: torch.nn.Module, cfg: DictConfig, device: torch.device,
                options: VideoOptions) -> Callable[..., PredictVideoResult]:
     """The ball task's predict-video for `model` (as `weights.load_weights` gives it), ready to
     run: `run(video, out_dir, on_start, progress)`."""
-    predictor = Predictor.from_loaded(model, cfg, device, threshold=options.threshold)
+    predictor = Predictor.from_loaded(model, cfg, device, options.input_size, threshold=options.threshold)
     check_method(options.events)  # before any video is decoded
     detector = EventDetector.load() if options.events == "learned" else None  # once for every video
 
