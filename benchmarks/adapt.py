@@ -24,18 +24,16 @@ import platform
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
-from real_footage import VIDEOS, labelled_clips, track, without_ball  # benchmarks/ is the script's folder
+from real_footage import VIDEOS, joined_game, labelled_clips, track, without_ball  # benchmarks/: the script's folder
 from rich.console import Console
 from rich.table import Table
 
 from tracknet_cli.adaptation.adapt import AdaptOptions, adapt
 from tracknet_cli.console import console
 from tracknet_cli.datasets.labels import read_labels
-from tracknet_cli.datasets.video import VideoReader
 from tracknet_cli.devices import select_device
 from tracknet_cli.evaluation.track_scoring import score_track
 from tracknet_cli.fileio import write_json
@@ -51,26 +49,6 @@ def cases(videos: Path, synthetic: list[Path], work: Path) -> list[tuple[str, Pa
     """(kind, video, labels) of every clip to adapt on."""
     found = [("real", video, read_labels(labels)) for video, labels in labelled_clips(videos)]
     return found + [("synthetic", *joined_game(game, work)) for game in synthetic]
-
-
-def joined_game(game: Path, work: Path) -> tuple[Path, pd.DataFrame]:
-    """A rendered game's clip videos as one video in `work`, and their labels, frames renumbered."""
-    clips = sorted(game.glob("Clip*.mp4"), key=lambda path: int(path.stem[4:]))
-    if not clips:
-        raise SystemExit(f"{game}: no ClipN.mp4 (render with `prepare synthetic --preset realworld`)")
-    out, tables, writer = work / f"{game.parent.name}_{game.name}.avi", [], None  # MJPG: near-lossless
-    for clip in clips:
-        table = read_labels(clip.with_suffix("") / "Label.csv")
-        with VideoReader(clip) as reader:
-            start = sum(len(t) for t in tables)
-            for frame in reader:
-                if writer is None:
-                    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), reader.info.fps,
-                                             (frame.shape[1], frame.shape[0]))
-                writer.write(frame)
-        tables.append(table.assign(frame=table["frame"] + start))
-    writer.release()
-    return out, pd.concat(tables, ignore_index=True)
 
 
 def scores(weights: Path, video: Path, no_ball_copy: Path, table, device, batch: int, tolerance: float) -> dict:
