@@ -328,6 +328,10 @@ def test_cli_eval_on_a_refdet_checkpoint(trained, tmp_path, monkeypatch):
     assert len(crops) == min(wrong, 12) and all(f"worst/{c.name}" in (out / "report.html").read_text() for c in crops)
     assert json.loads((out / "metrics.json").read_text())["split"] == "val"
     assert len(pd.read_csv(out / "predictions.csv")) == 6
+    events = CliRunner().invoke(app, ["eval", "--weights", str(trained["best"]), "--events", "flights",
+                                      "--name", "events", "--num-workers", "0", "--device", "cpu"])
+    assert events.exit_code != 0 and "--events: for ball models; " in str(events.exception)
+    assert not (tmp_path / "runs/eval/events").exists()  # refused before a run directory was made
 
 
 # ----------------------------------------------------------------------------- predict-video

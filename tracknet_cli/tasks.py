@@ -15,14 +15,14 @@ no model, and the task of a model config says which schema its `model` section h
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from tracknet_cli.config import available_configs, compose_config, from_container, model_task
-from tracknet_cli.errors import ConfigError
+from tracknet_cli.errors import ConfigError, TracknetError
 from tracknet_cli.evaluation.evaluator import evaluate_ball
 from tracknet_cli.evaluation.refdet_evaluator import evaluate_refdet
 from tracknet_cli.inference.predictor import Predictor
@@ -51,6 +51,7 @@ class Task:
     predictor: type  # .from_loaded(model, cfg, device, **options): runs on images or windows
     predict_video: Callable  # (model, cfg, device, options) -> run(video, out_dir, on_start, progress) -> result
     video_options: tuple[str, ...]  # predict-video's options that only this task reads
+    eval_options: tuple[str, ...] = ()  # eval's options that only this task reads
 
 
 TASKS: dict[str, Task] = {task.name: task for task in (
@@ -58,13 +59,25 @@ TASKS: dict[str, Task] = {task.name: task for task in (
          build_model=build_heatmap_model, data_format="tracknet", default_data="synthetic",
          default_training="default", eval_split="test", training=HeatmapTask, evaluate=evaluate_ball,
          predictor=Predictor, predict_video=track_ball,
-         video_options=("input_size", "plot", "track", "max_gap", "smooth", "events", "bounces")),
+         video_options=("input_size", "plot", "track", "max_gap", "smooth", "events", "bounces"),
+         eval_options=("events",)),
     Task(name="refdet", description="reference-based detector", model_schema=RefdetModelConfig,
          build_model=build_refdet_model, data_format="refdet", default_data="refdet_synthetic",
          default_training="refdet", eval_split="val", training=RefdetTask, evaluate=evaluate_refdet,
          predictor=RefdetPredictor, predict_video=detect_object, video_options=("templates",)),
 )}
 DEFAULT_TASK = "heatmap"  # a model config without `task`, and a config composed without a model
+
+
+def refuse_other_tasks_options(given: Collection[str], task: Task, weights: str | Path,
+                               options_of: Callable[[Task], tuple[str, ...]]) -> None:
+    """A command's options the user set (`given`) that another task reads (`options_of(task)`) but
+    `task` does not are refused by name rather than silently ignored."""
+    for other in TASKS.values():
+        wrong = [option for option in given if option in options_of(other) and option not in options_of(task)]
+        if wrong:
+            options = ", ".join("--" + option.replace("_", "-") for option in wrong)
+            raise TracknetError(f"{options}: for {other.description}s; {weights} holds a {task.description}")
 
 
 def get_task(name: str | None, source: str = "the model config") -> Task:

@@ -8,11 +8,12 @@ import typer
 from rich import box
 from rich.table import Table
 
-from tracknet_cli.cli.options import exist_ok_option, weights_option
+from tracknet_cli.cli.options import exist_ok_option, given_options, weights_option
 from tracknet_cli.console import console, print_written, progress_bar
 
 
 def evaluate(
+    ctx: typer.Context,
     overrides: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Config overrides."),
     weights: Path = weights_option(),
     data: str = typer.Option(None, "--data", help="Data config name or path (default: the checkpoint's)."),
@@ -52,7 +53,8 @@ def evaluate(
     with progress_bar("samples") as bar:
         task = bar.add_task(f"Evaluating {split or 'the default split'}", total=None)
         evaluated = run(weights, split, data, options, overrides or [], name, exist_ok, note=console.print,
-                        on_start=lambda n: bar.update(task, total=n), progress=lambda n: bar.advance(task, n))
+                        on_start=lambda n: bar.update(task, total=n), progress=lambda n: bar.advance(task, n),
+                        given=given_options(ctx, ("events",)))
     console.print(_table(evaluated.evaluation, evaluated.context))
     print_written(evaluated.run_dir)
 

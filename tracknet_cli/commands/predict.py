@@ -11,7 +11,7 @@ from tracknet_cli.devices import select_device
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.inference.video_prediction import VideoOptions
 from tracknet_cli.runs import new_run_dir
-from tracknet_cli.tasks import TASKS, task_of
+from tracknet_cli.tasks import refuse_other_tasks_options, task_of
 from tracknet_cli.weights import choose_weights, load_weights
 
 
@@ -47,7 +47,7 @@ def predict_video(videos: str | Path | Sequence[str | Path], weights: str | Path
     torch_device = select_device(device)
     model, cfg, _ = load_weights(weights, torch_device)
     task = task_of(cfg)
-    _refuse_options_of_other_tasks(given, task, weights)
+    refuse_other_tasks_options(given, task, weights, lambda task: task.video_options)
     if options.input_size is not None and Path(weights).suffix.lower() == ".onnx":
         size = "x".join(str(side) for side in cfg.model.input_size)
         raise TracknetError(f"--input-size: {weights} is an ONNX export, fixed at the {size} it was exported at; "
@@ -100,11 +100,3 @@ def _refuse_clashing_names(paths: list[Path]) -> None:
         if (other := seen.setdefault(path.stem, path)) != path:
             raise TracknetError(f"{other} and {path} would write the same files ({path.stem}_*): rename one, "
                                 "or run them separately")
-
-
-def _refuse_options_of_other_tasks(given: Collection[str], task, weights: Path) -> None:
-    for other in TASKS.values():
-        wrong = [option for option in given if option in other.video_options and option not in task.video_options]
-        if wrong:
-            options = ", ".join("--" + option.replace("_", "-") for option in wrong)
-            raise TracknetError(f"{options}: for {other.description}s; {weights} holds a {task.description}")
