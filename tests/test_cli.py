@@ -88,7 +88,7 @@ def test_synthetic_data_validates_and_planted_defects_are_each_reported(tmp_path
     assert (synthetic / "game2/Clip2.mp4").is_file()
     card = json.loads((synthetic / "dataset.json").read_text())  # how the dataset was made
     assert card["preset"] == "broadcast" and card["spec"]["games"] == 2 and card["backgrounds"] == []
-    clean = tracknet("prepare", "tracknet", "--root", str(synthetic), "--strict", cwd=tmp_path)
+    clean = tracknet("prepare", "tracknet", "--root", str(synthetic), "--strict", "--workers", "1", cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr
 
     planted = tmp_path / "data/planted"
@@ -114,7 +114,7 @@ def test_synthetic_data_validates_and_planted_defects_are_each_reported(tmp_path
 def test_prepare_tracknet_clean_with_cache(tmp_path):
     root = make_tiny_dataset(tmp_path / "data")
     result = tracknet("prepare", "tracknet", "--root", str(root), "--cache", "64x36", "--strict",
-                      "--name", "clean", cwd=tmp_path)
+                      "--workers", "1", "--name", "clean", cwd=tmp_path)  # 2 workers: test_validate.py
     assert result.returncode == 0, result.stderr
     assert (root / "cache/64x36/game2/Clip2.npy").is_file()
     assert json.loads((tmp_path / "runs/prepare/clean/summary.json").read_text())["defects"] == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from torch import nn
-from transformers import DINOv3ConvNextConfig, DINOv3ConvNextModel
 
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.models.backbones.base import FeatureInfo, StagedBackbone, inflate_first_conv
@@ -67,6 +66,9 @@ class ConvNeXtBackbone(StagedBackbone):
 
 
 def _hf_stages(cfg: ConvNeXtBackboneConfig) -> nn.ModuleList:
+    # imported here: transformers takes seconds to import, and most models and commands never need it
+    from transformers import DINOv3ConvNextConfig, DINOv3ConvNextModel
+
     if cfg.preset is not None:
         model = DINOv3ConvNextModel(DINOv3ConvNextConfig(**preset_shape(PRESETS, cfg.preset, cfg.use_pretrained)))
     elif cfg.use_pretrained:

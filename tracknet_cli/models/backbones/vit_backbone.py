@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from transformers import DINOv3ViTConfig, DINOv3ViTModel
 
 from tracknet_cli.errors import TracknetError
 from tracknet_cli.models.backbones.base import Backbone, FeatureInfo, inflate_first_conv
@@ -98,7 +97,10 @@ class ViTBackbone(Backbone):
             )
 
 
-def _build_hf_model(cfg: ViTBackboneConfig) -> DINOv3ViTModel:
+def _build_hf_model(cfg: ViTBackboneConfig) -> torch.nn.Module:
+    """A DINOv3ViTModel; transformers is imported here, as it takes seconds and is rarely needed."""
+    from transformers import DINOv3ViTConfig, DINOv3ViTModel
+
     if cfg.preset is not None:
         shape = preset_shape(PRESETS, cfg.preset, cfg.use_pretrained)
         return DINOv3ViTModel(DINOv3ViTConfig(patch_size=cfg.patch_size, **shape))
