@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from torchvision.ops import box_iou
 
 COCO_THRESHOLDS = np.round(np.arange(0.5, 0.96, 0.05), 2)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
@@ -91,6 +90,8 @@ def box_ious(boxes: np.ndarray, target: np.ndarray | None) -> np.ndarray:
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if target is None or len(boxes) == 0:
         return np.full(len(boxes), -1.0)
+    from torchvision.ops import box_iou  # imported here: torchvision.ops takes seconds, ball models never need it
+
     return box_iou(torch.from_numpy(boxes), torch.from_numpy(np.asarray(target, dtype=np.float64)[None]))[:, 0].numpy()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.ops import batched_nms
 
 from tracknet_cli.geometry import rescale_points
 
@@ -134,6 +133,8 @@ def decode_detections(scores: torch.Tensor, boxes: torch.Tensor, search_size: tu
     flat_scores, flat_boxes = flat_scores[keep], flat_boxes[keep]
     order = flat_scores.argsort(descending=True)[: top_k * 10]  # NMS on a short list: cheap
     flat_scores, flat_boxes = flat_scores[order], flat_boxes[order]
+    from torchvision.ops import batched_nms  # imported here: torchvision.ops takes seconds, ball models never need it
+
     kept = batched_nms(flat_boxes, flat_scores, torch.zeros_like(flat_scores, dtype=torch.long), nms_iou)[:top_k]
     width, height = image_size
     scale = torch.tensor([width / search_size[0], height / search_size[1]] * 2, device=flat_boxes.device)
