@@ -106,6 +106,8 @@ def test_onnx_weights_in_predict_video_give_the_checkpoint_track(tmp_path):
     assert isinstance(load_predictor(onnx_path, "cpu").model, OnnxModel)
     with pytest.raises(TracknetError, match="is an ONNX export, fixed at the 128x72 it was exported at"):
         run_on_videos(video, onnx_path, "cpu", VideoOptions(input_size=(256, 144)), name="onnx_bigger")
+    with pytest.raises(TracknetError, match=f"{onnx_path} is an ONNX export, fixed at the 128x72"):
+        load_predictor(onnx_path, "cpu", input_size=(256, 144))  # the library's way in refuses it too
     assert (tracks[0]["Visibility"] == tracks[1]["Visibility"]).all()
     assert np.abs(tracks[0][["X", "Y"]].to_numpy() - tracks[1][["X", "Y"]].to_numpy()).max() <= 0.5
 

@@ -68,6 +68,8 @@ class OnnxModel(torch.nn.Module):
     """An exported model run by onnxruntime behind the PyTorch model's interface: `model(*inputs)`
     returns the one output, or a dict of them by name (a reference-based detector's)."""
 
+    fixed_input_size = True  # the graph runs at the input size it was exported at, and no other
+
     def __init__(self, path: str | Path, device: str = "cpu"):
         super().__init__()
         self.path = Path(path)

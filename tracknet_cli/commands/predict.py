@@ -48,10 +48,6 @@ def predict_video(videos: str | Path | Sequence[str | Path], weights: str | Path
     model, cfg, _ = load_weights(weights, torch_device)
     task = task_of(cfg)
     refuse_other_tasks_options(given, task, weights, lambda task: task.video_options)
-    if options.input_size is not None and Path(weights).suffix.lower() == ".onnx":
-        size = "x".join(str(side) for side in cfg.model.input_size)
-        raise TracknetError(f"--input-size: {weights} is an ONNX export, fixed at the {size} it was exported at; "
-                            "pass its checkpoint to run it at another size")
     run = task.predict_video(model, cfg, torch_device, options)  # checks the task's own inputs
     run_dir = new_run_dir("predict", name, exist_ok)
     bar = _OneBar(infos, on_start, progress)

@@ -7,6 +7,7 @@ import torch
 from omegaconf import DictConfig
 
 from tracknet_cli.devices import autocast, autocast_dtype
+from tracknet_cli.errors import ConfigError
 from tracknet_cli.geometry import rescale_points
 from tracknet_cli.model_input import SampleSpec, normalize
 from tracknet_cli.models.heatmap_model import HeatmapModel
@@ -43,6 +44,10 @@ class Predictor:
         inputs of another size than it was trained on."""
         spec = SampleSpec.from_model_config(cfg.model)
         if input_size is not None:
+            if getattr(model, "fixed_input_size", False):  # an ONNX export (`weights.OnnxModel`)
+                size = "x".join(map(str, spec.input_size))
+                raise ConfigError(f"input size {input_size[0]}x{input_size[1]}: {getattr(model, 'path', 'the model')} "
+                                  f"is an ONNX export, fixed at the {size} it was exported at; run its checkpoint")
             spec = spec.at_input_size(input_size)
         predictor = cls(model, spec, device, amp=cfg.training.amp, **kwargs)
         predictor.name = cfg.model.name

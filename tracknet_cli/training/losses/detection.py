@@ -26,20 +26,21 @@ def iou_loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "none") 
     return loss.sum() if reduction == "sum" else loss
 
 
-BOX_LOSSES = ("ciou", "diou", "giou", "iou")  # training.loss.iou_type
+# training.loss.iou_type -> its torchvision.ops loss, looked up when used (torchvision.ops takes
+# seconds to import, and ball models never need it); "iou" is ours
+BOX_LOSSES = {"iou": None, "giou": "generalized_box_iou_loss", "diou": "distance_box_iou_loss",
+              "ciou": "complete_box_iou_loss"}
 
 
 def box_loss(pred: torch.Tensor, target: torch.Tensor, iou_type: str = "giou") -> Loss:
     """(sum over boxes, number of boxes) of the `iou_type` loss of matching boxes [N, 4]."""
     if iou_type not in BOX_LOSSES:
-        raise ConfigError(f"training.loss.iou_type {iou_type!r} is not one of {list(BOX_LOSSES)}")
+        raise ConfigError(f"training.loss.iou_type {iou_type!r} is not one of {sorted(BOX_LOSSES)}")
     if len(pred) == 0:
         return pred.sum() * 0, torch.zeros((), device=pred.device)
-    # torchvision.ops is imported where it is used: it takes seconds, and ball models never need it
     from torchvision import ops
 
-    loss = {"iou": iou_loss, "giou": ops.generalized_box_iou_loss, "diou": ops.distance_box_iou_loss,
-            "ciou": ops.complete_box_iou_loss}[iou_type]
+    loss = getattr(ops, BOX_LOSSES[iou_type]) if BOX_LOSSES[iou_type] else iou_loss
     total = loss(pred.float(), target.float(), reduction="sum")
     return total, torch.tensor(float(len(pred)), device=pred.device)
 
@@ -47,7 +48,7 @@ def box_loss(pred: torch.Tensor, target: torch.Tensor, iou_type: str = "giou") -
 def objectness_loss(logits: torch.Tensor, targets: torch.Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Loss:
     """(sigmoid focal loss summed over the grid [B, h, w], number of positive cells): RetinaNet's
     normalisation by positives, so the thousands of easy background cells do not drown them."""
-    from torchvision.ops import sigmoid_focal_loss  # imported here: see box_loss
+    from torchvision.ops import sigmoid_focal_loss  # imported here: see BOX_LOSSES
 
     total = sigmoid_focal_loss(logits.float(), targets.float(), alpha=alpha, gamma=gamma, reduction="sum")
     return total, targets.sum().float()
